@@ -1,0 +1,1 @@
+"""narcis core: the engine every front end shares (diffusion, prompts, config)."""

@@ -1,0 +1,92 @@
+"""Typed settings: the one place that reads the environment (`NARCIS_*` and `.env`).
+
+Each entry point calls `load_settings()` once and passes the object down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+ENV_PREFIX = "NARCIS_"
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S*$")
+
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with defaults that work on one machine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Path("var")
+    models_dir: Path | None = None  # default: <data_dir>/models
+    database_url: str | None = None  # default: SQLite file in the data dir
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    device: str = "auto"
+    dtype: Dtype = "auto"
+    secret_key: SecretStr = SecretStr("change-me-in-production")
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    discord_token: SecretStr | None = None
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError(f"unknown device {value!r} (expected auto, cpu, mps, cuda or cuda:N)")
+        return value
+
+    @field_validator("redis_url", "llm_base_url", "database_url")
+    @classmethod
+    def _looks_like_url(cls, value: str | None) -> str | None:
+        if value is not None and not _URL.match(value):
+            raise ValueError(f"malformed URL {value!r} (expected scheme://…)")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _writable(cls, value: Path) -> Path:
+        _ensure_writable(value)
+        return value
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'narcis.db').resolve()}"
+
+
+def _ensure_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create {str(path)!r}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{str(path)!r} is not writable")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning the first invalid value into one line naming its variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {message}") from None

@@ -1,0 +1,101 @@
+"""The denoising loop both stages share: guidance with a cut-off, hooks for per-step changes.
+
+Guided steps run the UNet once at batch 2, ordered [negative, positive]; after the cut-off
+the UNet runs at batch 1 on the positive side alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+from core.diffusion.progress import Progress
+from core.diffusion.text import Conditioning
+
+SCHEDULERS: dict[str, Callable[[dict], SchedulerMixin]] = {
+    "euler": lambda config: EulerDiscreteScheduler.from_config(config),
+    "dpmpp_2m": lambda config: DPMSolverMultistepScheduler.from_config(
+        config, algorithm_type="dpmsolver++", solver_order=2, final_sigmas_type="zero"
+    ),
+}
+
+
+def make_scheduler(
+    name: str, config: dict, timesteps: list[int], device: torch.device
+) -> SchedulerMixin:
+    """A fresh scheduler set to exactly `timesteps` (schedulers keep per-run state)."""
+    if name not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {name!r} (choose from {', '.join(SCHEDULERS)})")
+    scheduler = SCHEDULERS[name](config)
+    scheduler.set_timesteps(timesteps=timesteps, device=device)
+    return scheduler
+
+
+def time_ids(height: int, width: int) -> torch.Tensor:
+    """SDXL's size conditioning: original size, crop corner (0, 0), target size."""
+    return torch.tensor([[height, width, 0, 0, height, width]], dtype=torch.float32)
+
+
+@dataclass
+class StepConditioning:
+    """What the UNet sees at one step: the positive side and, for guided steps, the negative."""
+
+    positive: Conditioning
+    negative: Conditioning
+
+
+# step index → conditioning; lets stage 2 switch from text-only to identity mid-loop.
+ConditioningAt = Callable[[int], StepConditioning]
+# (step index, latents before the UNet) → latents; lets stage 2 re-insert the original.
+BeforeStep = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class DenoiseLoop:
+    unet: torch.nn.Module
+    scheduler: SchedulerMixin
+    size_ids: torch.Tensor  # from time_ids(), on the device
+    guidance_scale: float
+    guided_steps: int
+
+    def run(
+        self,
+        latents: torch.Tensor,
+        conditioning: ConditioningAt,
+        progress: Progress,
+        before_step: BeforeStep | None = None,
+    ) -> torch.Tensor:
+        guide = self.guidance_scale > 1.0
+        for i, t in enumerate(self.scheduler.timesteps):
+            progress.check()
+            if before_step is not None:
+                latents = before_step(i, latents)
+            noise = self._predict(latents, t, conditioning(i), guide and i < self.guided_steps)
+            latents = self.scheduler.step(noise, t, latents, return_dict=False)[0]
+            progress.report(i + 1)
+        return latents
+
+    def _predict(
+        self, latents: torch.Tensor, t: torch.Tensor, cond: StepConditioning, guided: bool
+    ) -> torch.Tensor:
+        side = Conditioning.cat([cond.negative, cond.positive]) if guided else cond.positive
+        batch = side.embeds.shape[0]
+        model_in = self.scheduler.scale_model_input(latents.repeat(batch, 1, 1, 1), t)
+        noise = self.unet(
+            model_in.to(side.embeds.dtype),
+            t,
+            encoder_hidden_states=side.embeds,
+            added_cond_kwargs={
+                "text_embeds": side.pooled,
+                "time_ids": self.size_ids.repeat(batch, 1).to(side.embeds.dtype),
+            },
+            return_dict=False,
+        )[0].to(latents.dtype)
+        if not guided:
+            return noise
+        uncond, cond = noise.chunk(2)
+        return uncond + self.guidance_scale * (cond - uncond)

@@ -1,0 +1,155 @@
+"""`narcis models check`: is a models folder complete and shaped as its configs say?
+
+Every problem comes back as one plain sentence naming the file; an empty list means all good.
+Shapes are compared without loading weights: models are built on the meta device from their
+configs and set against the tensor headers of the weight files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from safetensors import safe_open
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+from core.errors import ModelError
+from core.modelkit.layout import SDXL_COMPONENTS, WEIGHTED, ModelLayout
+
+_MODEL_CLASSES = {
+    "unet": UNet2DConditionModel,
+    "vae": AutoencoderKL,
+    "text_encoder": CLIPTextModel,
+    "text_encoder_2": CLIPTextModelWithProjection,
+}
+_CONFIG_FILES = {
+    "tokenizer": "tokenizer_config.json",
+    "tokenizer_2": "tokenizer_config.json",
+    "scheduler": "scheduler_config.json",
+}
+MAX_LISTED = 5
+
+
+def check_models(layout: ModelLayout) -> list[str]:
+    """All problems of the SDXL folder and the PhotoMaker file."""
+    return check_sdxl(layout) + check_photomaker(layout)
+
+
+def check_sdxl(layout: ModelLayout, shapes: bool = True) -> list[str]:
+    if not layout.sdxl.is_dir():
+        return [f"{layout.sdxl} is missing (run `narcis models tiny` or `narcis models download`)"]
+    problems = _check_json(layout.sdxl / "model_index.json", layout.root)
+    configs: dict[str, dict] = {}
+    for name in SDXL_COMPONENTS:
+        config_path = layout.sdxl / name / _CONFIG_FILES.get(name, "config.json")
+        found = _check_json(config_path, layout.root)
+        problems += found
+        if name in WEIGHTED and not found:
+            configs[name] = json.loads(config_path.read_text())
+            problems += _check_weights(layout, name, configs[name], shapes)
+    if shapes and len(configs) == len(WEIGHTED):
+        problems += _check_widths(configs)
+    return problems
+
+
+def _check_json(path: Path, root: Path) -> list[str]:
+    shown = path.relative_to(root)
+    if not path.is_file():
+        return [f"{shown} is missing"]
+    try:
+        json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        return [f"{shown} is not valid JSON ({exc.msg} at line {exc.lineno})"]
+    except UnicodeDecodeError:
+        return [f"{shown} is not a text file"]
+    return []
+
+
+def _check_weights(layout: ModelLayout, name: str, config: dict, shapes: bool) -> list[str]:
+    weights = layout.weights_file(name)
+    if weights is None:
+        return [f"sdxl/{name} has no weights file (expected a *.safetensors or *.bin)"]
+    if not shapes:
+        return []
+    shown = weights.relative_to(layout.root)
+    try:
+        expected = _expected_shapes(name, config)
+    except Exception as exc:  # a config that builds no model is a malformed config
+        return [f"sdxl/{name}/config.json does not describe a valid {name}: {exc}"]
+    try:
+        actual = read_shapes(weights)
+    except Exception as exc:
+        return [f"{shown} cannot be read ({exc})"]
+    return describe_mismatch(str(shown), expected, actual)
+
+
+def _expected_shapes(name: str, config: dict) -> dict[str, tuple[int, ...]]:
+    cls = _MODEL_CLASSES[name]
+    with torch.device("meta"):
+        if name.startswith("text_encoder"):
+            model = cls(CLIPTextConfig(**config))
+        else:
+            model = cls.from_config(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def read_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name → shape from a weights file, reading only its header where possible."""
+    if path.suffix == ".safetensors":
+        with safe_open(str(path), framework="pt") as handle:
+            return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118
+    state = torch.load(path, map_location="meta", weights_only=True, mmap=True)
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def describe_mismatch(
+    where: str, expected: dict[str, tuple[int, ...]], actual: dict[str, tuple[int, ...]]
+) -> list[str]:
+    """Missing, unexpected and wrong-shaped tensors, at most MAX_LISTED of each, in words."""
+    missing = [k for k in expected if k not in actual]
+    unexpected = [k for k in actual if k not in expected]
+    wrong = [
+        f"{k} has shape {list(actual[k])}, expected {list(s)}"
+        for k, s in expected.items()
+        if k in actual and actual[k] != s
+    ]
+    problems = []
+    for label, items in (
+        ("is missing tensor", missing),
+        ("has unexpected tensor", unexpected),
+        ("tensor", wrong),
+    ):
+        for item in items[:MAX_LISTED]:
+            problems.append(f"{where} {label} {item}")
+        if len(items) > MAX_LISTED:
+            problems.append(f"{where}: and {len(items) - MAX_LISTED} more like that")
+    return problems
+
+
+def _check_widths(configs: dict[str, dict]) -> list[str]:
+    """The components must fit together: text widths feed the UNet's cross-attention."""
+    text = configs["text_encoder"]["hidden_size"] + configs["text_encoder_2"]["hidden_size"]
+    cross = configs["unet"].get("cross_attention_dim")
+    if cross != text:
+        return [f"sdxl/unet expects text width {cross}, but the text encoders give {text}"]
+    return []
+
+
+def check_photomaker(layout: ModelLayout) -> list[str]:
+    from core.diffusion.photomaker.checkpoint import LEGACY_KEYS, read_config, read_parts
+    from core.diffusion.photomaker.encoder import PhotoMakerIdEncoder
+
+    path = layout.photomaker
+    shown = str(path.relative_to(layout.root))
+    try:
+        parts = read_parts(path)
+        state = {k: v for k, v in parts["id_encoder"].items() if k not in LEGACY_KEYS}
+        config = read_config(path, state)
+    except ModelError as exc:
+        return [str(exc).replace(str(path), shown)]
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in PhotoMakerIdEncoder(config).state_dict().items()}
+    actual = {k: tuple(v.shape) for k, v in state.items()}
+    return describe_mismatch(f"{shown} (id_encoder)", expected, actual)

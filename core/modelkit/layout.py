@@ -1,0 +1,69 @@
+"""Where each model lives inside `$NARCIS_MODELS_DIR` (DESIGN.md's layout)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SDXL_COMPONENTS: dict[str, tuple[str, str]] = {
+    # folder: (library, class) as written in model_index.json
+    "unet": ("diffusers", "UNet2DConditionModel"),
+    "vae": ("diffusers", "AutoencoderKL"),
+    "text_encoder": ("transformers", "CLIPTextModel"),
+    "text_encoder_2": ("transformers", "CLIPTextModelWithProjection"),
+    "tokenizer": ("transformers", "CLIPTokenizer"),
+    "tokenizer_2": ("transformers", "CLIPTokenizer"),
+    "scheduler": ("diffusers", "EulerDiscreteScheduler"),
+}
+WEIGHTED = ("unet", "vae", "text_encoder", "text_encoder_2")
+PHOTOMAKER_NAMES = (
+    "photomaker-v2.bin",
+    "photomaker-v2.safetensors",
+    "photomaker-v1.bin",
+    "photomaker-v1.safetensors",
+)
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    root: Path
+
+    @property
+    def sdxl(self) -> Path:
+        return self.root / "sdxl"
+
+    @property
+    def photomaker_dir(self) -> Path:
+        return self.root / "photomaker"
+
+    @property
+    def faces(self) -> Path:
+        return self.root / "faces"
+
+    @property
+    def photomaker(self) -> Path:
+        """The adapter file present, preferring V2; the V2 `.bin` path when there is none."""
+        for name in PHOTOMAKER_NAMES:
+            if (self.photomaker_dir / name).is_file():
+                return self.photomaker_dir / name
+        return self.photomaker_dir / PHOTOMAKER_NAMES[0]
+
+    def weights_file(self, component: str) -> Path | None:
+        """The component's weights file (fp16 variant or plain; safetensors preferred)."""
+        folder = self.sdxl / component
+        stem = (
+            "diffusion_pytorch_model" if SDXL_COMPONENTS[component][0] == "diffusers" else "model"
+        )
+        for name in (
+            f"{stem}.fp16.safetensors",
+            f"{stem}.safetensors",
+            f"{stem}.fp16.bin",
+            f"{stem}.bin",
+        ):
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def variant(self, component: str) -> str | None:
+        found = self.weights_file(component)
+        return "fp16" if found is not None and ".fp16." in found.name else None

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine: a virtual environment in .venv with narcis and its tools.
+# Safe to re-run; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+    .venv/bin/pip install --quiet --upgrade pip
+fi
+
+# torch first, pinned: a looser requirement pulled in by another package would fetch a
+# multi-GB CUDA build. On a GPU host set NARCIS_TORCH to the wheel you want.
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    .venv/bin/pip install --quiet "${NARCIS_TORCH:-torch==2.13.0}"
+fi
+.venv/bin/pip install --quiet -e ".[dev${NARCIS_EXTRAS:+,$NARCIS_EXTRAS}]"
+echo "setup: .venv ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -1,0 +1,61 @@
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+
+def narcis(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NARCIS_DATA_DIR": str(env_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+        timeout=300,
+    )
+
+
+def test_check_names_three_distinct_problems(tiny_models: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "models"
+    shutil.copytree(tiny_models, broken)
+    (broken / "sdxl/vae/diffusion_pytorch_model.safetensors").unlink()
+    unet_file = broken / "sdxl/unet/diffusion_pytorch_model.safetensors"
+    weights = load_file(unet_file)
+    weights["conv_in.weight"] = weights["conv_in.weight"][:16].clone()
+    save_file(weights, unet_file)
+    (broken / "sdxl/text_encoder/config.json").write_text('{"hidden_size": 32,')
+
+    result = narcis("models", "check", "--dir", str(broken), env_dir=tmp_path / "var")
+
+    assert result.returncode == 1
+    out = " ".join(result.stdout.split())
+    assert "sdxl/vae has no weights file" in out
+    assert "conv_in.weight has shape [16, 4, 3, 3], expected [32, 4, 3, 3]" in out
+    assert "sdxl/text_encoder/config.json is not valid JSON" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_check_passes_on_a_good_folder(tiny_models: Path, tmp_path: Path) -> None:
+    result = narcis("models", "check", "--dir", str(tiny_models), env_dir=tmp_path / "var")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all models present" in result.stdout
+
+
+def test_check_notices_a_mismatched_photomaker_file(tiny_models: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "models"
+    shutil.copytree(tiny_models, broken)
+    (broken / "photomaker/id_encoder.json").write_text(json.dumps({"vision_head_dim": 16}))
+    (broken / "photomaker/photomaker-v2.bin").write_bytes(b"not a checkpoint")
+    result = narcis("models", "check", "--dir", str(broken), env_dir=tmp_path / "var")
+    assert result.returncode == 1
+    assert "not a readable PhotoMaker file" in result.stdout
+
+
+def test_tiny_writes_a_folder_that_checks(tmp_path: Path) -> None:
+    target = tmp_path / "m"
+    assert narcis("models", "tiny", "--dir", str(target), env_dir=tmp_path / "var").returncode == 0
+    assert narcis("models", "check", "--dir", str(target), env_dir=tmp_path / "var").returncode == 0
