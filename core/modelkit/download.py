@@ -79,7 +79,7 @@ def _photomaker(layout: ModelLayout) -> None:
 
 
 def _buffalo(layout: ModelLayout) -> None:
-    target = layout.faces / "buffalo_l"
+    target = layout.faces / "models" / "buffalo_l"
     if target.is_dir() and any(target.glob("*.onnx")):
         return
     archive = layout.faces / "buffalo_l.zip"

@@ -9,7 +9,7 @@ from core.diffusion.photomaker.checkpoint import save_photomaker
 from core.errors import ModelError
 from core.modelkit.tiny import ID_ENCODER
 
-REFERENCE = Path(__file__).parents[4].parent / "shared/reference/photomaker_id_encoder_keys.json"
+REFERENCE = Path(__file__).parents[3] / "fixtures/photomaker_id_encoder_keys.json"
 HEADS = {
     "vision_head_dim": ID_ENCODER.vision_head_dim,
     "perceiver_head_dim": ID_ENCODER.perceiver_head_dim,

