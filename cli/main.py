@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import compose, models
+from cli import compose, models, portrait
 from core.errors import NarcisError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(models.app, name="models")
+app.command()(portrait.portrait)
 app.command()(compose.compose)
 
 

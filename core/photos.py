@@ -31,12 +31,15 @@ def read_photo(path: Path) -> Image.Image:
 def load_photo(data: bytes, name: str) -> Image.Image:
     """Decode `data` into an upright RGB image with no metadata, or say what is wrong."""
     if len(data) > MAX_BYTES:
-        raise UserInputError(f"{name} is {len(data) / 2**20:.1f} MB; the limit is "
-                             f"{MAX_BYTES // 2**20} MB")
+        raise UserInputError(
+            f"{name} is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB"
+        )
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise UserInputError(f"{name} has too many pixels (limit {MAX_PIXELS // 10**6} MP)") from None
+        raise UserInputError(
+            f"{name} has too many pixels (limit {MAX_PIXELS // 10**6} MP)"
+        ) from None
     except (UnidentifiedImageError, OSError):
         raise UserInputError(f"{name} is not an image we can read (JPEG, PNG or WebP)") from None
     _check_header(image, name)
@@ -53,8 +56,10 @@ def _check_header(image: Image.Image, name: str) -> None:
         raise UserInputError(f"{name} is a {image.format} file; use JPEG, PNG or WebP")
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise UserInputError(f"{name} is {width}×{height} pixels; the limit is "
-                             f"{MAX_PIXELS // 10**6} megapixels")
+        raise UserInputError(
+            f"{name} is {width}×{height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels"
+        )
     if min(width, height) < MIN_SIDE:
-        raise UserInputError(f"{name} is {width}×{height} pixels; it needs at least "
-                             f"{MIN_SIDE} pixels on each side")
+        raise UserInputError(
+            f"{name} is {width}×{height} pixels; it needs at least {MIN_SIDE} pixels on each side"
+        )

@@ -37,3 +37,37 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated NARCIS_DATA_DIR for tests that load settings."""
     monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
     return tmp_path / "var"
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """scikit-image's astronaut: one real face, public domain."""
+    from PIL import Image
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def camera():
+    """scikit-image's cameraman seen from behind the camera: no detectable face."""
+    from PIL import Image
+    from skimage import data
+
+    return Image.fromarray(data.camera()).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from core.diffusion.faces.backends import DlibAnalyzer
+
+    return DlibAnalyzer()
+
+
+@pytest.fixture(scope="session")
+def portrait_pipeline(tiny_models: Path):
+    """The real two-stage pipeline on the tiny models (LoRA fused into its own UNet copy)."""
+    from core.diffusion.portrait import PortraitPipeline
+    from core.modelkit.layout import ModelLayout
+
+    return PortraitPipeline.load(ModelLayout(tiny_models), torch.device("cpu"), torch.float32)

@@ -27,6 +27,7 @@ class CompositionResult:
     params: CompositionParams
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    unet_batches: list[int] = field(default_factory=list)
 
 
 class CompositionStage:
@@ -71,7 +72,8 @@ class CompositionStage:
         latents = loop.run(latents, lambda _: sides, progress)
         # 6. Decode
         image = to_pil(decode(c, latents))
-        return CompositionResult(image, latents, params, time.perf_counter() - started, warnings)
+        seconds = time.perf_counter() - started
+        return CompositionResult(image, latents, params, seconds, warnings, loop.batches)
 
     def check_inputs(self, params: CompositionParams) -> None:
         scale = self.components.vae_scale

@@ -36,10 +36,10 @@ def face_crop_box(face: Face, image_size: tuple[int, int], margin: float, size: 
     width, height = image_size
     x0, y0, x1, y1 = face.box
     face_side = max(x1 - x0, y1 - y0)
-    side = int(round(min(face_side * (1 + 2 * margin), width, height)))
+    side = round(min(face_side * (1 + 2 * margin), width, height))
     cx, cy = face.centre
-    left = int(round(min(max(cx - side / 2, 0), width - side)))
-    top = int(round(min(max(cy - side / 2, 0), height - side)))
+    left = round(min(max(cx - side / 2, 0), width - side))
+    top = round(min(max(cy - side / 2, 0), height - side))
     return CropBox(left, top, side, size)
 
 
@@ -47,16 +47,19 @@ def crop(image: Image.Image, box: CropBox) -> Image.Image:
     return image.crop(box.box).resize((box.size, box.size), Image.Resampling.LANCZOS)
 
 
-def paste_back(base: Image.Image, refined: Image.Image, mask: np.ndarray,
-               box: CropBox) -> Image.Image:
+def paste_back(
+    base: Image.Image, refined: Image.Image, mask: np.ndarray, box: CropBox
+) -> Image.Image:
     """Blend the refined crop into `base` by `mask` (crop-sized, 0..1).
 
     Where the mask is 0 the base pixels are copied unchanged, bit for bit.
     """
     region = (box.side, box.side)
     patch = np.asarray(refined.resize(region, Image.Resampling.LANCZOS), dtype=np.float32)
-    weight = np.asarray(Image.fromarray(mask.astype(np.float32)).resize(
-        region, Image.Resampling.BILINEAR), dtype=np.float32).clip(0, 1)[..., None]
+    weight = np.asarray(
+        Image.fromarray(mask.astype(np.float32)).resize(region, Image.Resampling.BILINEAR),
+        dtype=np.float32,
+    ).clip(0, 1)[..., None]
     out = np.asarray(base, dtype=np.uint8).copy()
     x0, y0, x1, y1 = box.box
     original = out[y0:y1, x0:x1].astype(np.float32)

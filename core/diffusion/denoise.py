@@ -7,7 +7,7 @@ the UNet runs at batch 1 on the positive side alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
@@ -61,6 +61,7 @@ class DenoiseLoop:
     size_ids: torch.Tensor  # from time_ids(), on the device
     guidance_scale: float
     guided_steps: int
+    batches: list[int] = field(default_factory=list)  # UNet batch size per call
 
     def run(
         self,
@@ -84,6 +85,7 @@ class DenoiseLoop:
     ) -> torch.Tensor:
         side = Conditioning.cat([cond.negative, cond.positive]) if guided else cond.positive
         batch = side.embeds.shape[0]
+        self.batches.append(batch)
         model_in = self.scheduler.scale_model_input(latents.repeat(batch, 1, 1, 1), t)
         noise = self.unet(
             model_in.to(side.embeds.dtype),

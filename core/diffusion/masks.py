@@ -12,15 +12,16 @@ from core.diffusion.crop import CropBox
 from core.diffusion.faces import Face
 
 
-def face_change_map(face: Face, box: CropBox, core: float = 1.0, dilation: float = 0.1,
-                    feather: float = 0.15) -> np.ndarray:
+def face_change_map(
+    face: Face, box: CropBox, core: float = 1.0, dilation: float = 0.1, feather: float = 0.15
+) -> np.ndarray:
     """A soft map over the crop: a solid ellipse on the face, grown, then feathered.
 
     The ellipse follows the head's roll (from the eyes); sizes are fractions of the face width,
     so the same parameters suit any crop size. Returns (size, size) float32 in 0..1.
     """
     size = box.size
-    x0, y0, x1, y1 = face.box
+    x0, _y0, x1, _y1 = face.box
     face_width = (x1 - x0) * box.scale
     cx, cy = box.to_crop(np.array([face.centre]))[0]
     # The detection box stops at the brows; the core reaches up to the hairline.
@@ -36,8 +37,9 @@ def face_change_map(face: Face, box: CropBox, core: float = 1.0, dilation: float
     return np.asarray(canvas, dtype=np.float32) / 255.0
 
 
-def _ellipse(cx: float, cy: float, a: float, b: float, angle: float,
-             points: int = 72) -> list[tuple[float, float]]:
+def _ellipse(
+    cx: float, cy: float, a: float, b: float, angle: float, points: int = 72
+) -> list[tuple[float, float]]:
     cos, sin = math.cos(angle), math.sin(angle)
     out = []
     for k in range(points):

@@ -42,3 +42,40 @@ class CompositionParams(Params):
     guidance_cutoff: Fraction = 0.2  # the last 20% of steps run without guidance
     scheduler: SchedulerName = "dpmpp_2m"
     seed: Seed = 0
+
+
+class IdentityParams(Params):
+    """Stage 2: PhotoMaker identity on the face crop, by differential diffusion."""
+
+    prompt: Annotated[str, Field(max_length=2000)] | None = None  # None: the stage-1 prompt
+    steps: Steps = 20
+    guidance_scale: Guidance = 4.0
+    guidance_cutoff: Fraction = 0.2
+    scheduler: SchedulerName = "dpmpp_2m"
+    style_strength: Annotated[float, Field(ge=0.0, le=100.0)] = 20.0
+    face_id_weight: Annotated[int, Field(ge=1, le=4)] = 1  # how often each reference repeats
+    class_word: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[a-z]+$")] | None = (
+        None  # None: from face analysis (man/woman), "person" when unknown
+    )
+    crop_size: Annotated[int, Field(ge=64, le=2048, multiple_of=64)] = 1024
+    crop_margin: Annotated[float, Field(ge=0.0, le=2.0)] = 0.6
+    mask_core: Annotated[float, Field(ge=0.3, le=2.0)] = 1.0
+    mask_dilation: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    mask_feather: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
+    seed: Seed = 0
+
+    @property
+    def start_merge_step(self) -> int:
+        """Steps run text-only before identity joins (PhotoMaker's demo rule)."""
+        return min(int(self.style_strength / 100 * self.steps), 30)
+
+
+class PortraitParams(Params):
+    """The whole two-stage portrait."""
+
+    kind: Literal["portrait"] = "portrait"
+    version: Literal[1] = 1
+    idea: Annotated[str, Field(max_length=60)] | None = None
+    composition: CompositionParams
+    identity: IdentityParams = IdentityParams()
+    face_retries: Annotated[int, Field(ge=0, le=10)] = 3  # new stage-1 seeds when no face

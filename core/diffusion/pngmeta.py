@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
-from core.diffusion.params import CompositionParams, Params
+from core.diffusion.params import CompositionParams, Params, PortraitParams
 from core.errors import UserInputError
 from core.files import write_atomic
 
 CHUNK = "narcis-params"
 # Every parameter kind a PNG may carry; later stages add theirs to this union.
-AnyParams = CompositionParams
+AnyParams = Annotated[CompositionParams | PortraitParams, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[AnyParams] = TypeAdapter(AnyParams)
 
 

@@ -17,6 +17,7 @@ from transformers import (
     CLIPTextModelWithProjection,
     CLIPTokenizer,
 )
+from transformers.utils import logging as hf_logging
 
 from core.diffusion.photomaker.checkpoint import save_photomaker
 from core.diffusion.photomaker.encoder import IdEncoderConfig, PhotoMakerIdEncoder
@@ -108,6 +109,7 @@ def text_config(with_projection: bool) -> CLIPTextConfig:
 
 def build_tiny(root: Path, seed: int = 0) -> ModelLayout:
     """Write the tiny set under `root` and return its layout."""
+    hf_logging.disable_progress_bar()  # "Writing model shards" bars are noise here
     layout = ModelLayout(root)
     sdxl = layout.sdxl
     sdxl.mkdir(parents=True, exist_ok=True)

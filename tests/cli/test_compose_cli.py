@@ -1,35 +1,15 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from core.diffusion.pngmeta import read_params
-
-ROOT = Path(__file__).parents[2]
-
-
-def narcis(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HF_HUB_OFFLINE": "1",
-        "NARCIS_DATA_DIR": str(data),
-        "NARCIS_DEVICE": "cpu",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+from tests.helpers import run_narcis
 
 
 def test_compose_round_trips_through_the_png(tiny_models: Path, tmp_path: Path) -> None:
     base = tmp_path / "base.png"
-    first = narcis(
+    first = run_narcis(
         "compose",
         "--models",
         str(tiny_models),
@@ -52,7 +32,7 @@ def test_compose_round_trips_through_the_png(tiny_models: Path, tmp_path: Path) 
     assert (params.prompt, params.seed, params.steps) == ("byzantine emperor", 7, 4)
 
     again = tmp_path / "again.png"
-    second = narcis(
+    second = run_narcis(
         "compose",
         "--models",
         str(tiny_models),
@@ -66,7 +46,7 @@ def test_compose_round_trips_through_the_png(tiny_models: Path, tmp_path: Path) 
     assert Image.open(again).tobytes() == Image.open(base).tobytes()
 
     varied = tmp_path / "varied.png"
-    third = narcis(
+    third = run_narcis(
         "compose",
         "--models",
         str(tiny_models),
@@ -92,7 +72,7 @@ def test_compose_round_trips_through_the_png(tiny_models: Path, tmp_path: Path) 
     ],
 )
 def test_bad_input_is_one_clear_line(tiny_models: Path, tmp_path: Path, args, expected) -> None:
-    result = narcis(
+    result = run_narcis(
         "compose",
         "--models",
         str(tiny_models),
@@ -113,7 +93,7 @@ def test_bad_input_is_one_clear_line(tiny_models: Path, tmp_path: Path, args, ex
 def test_params_from_a_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
     foreign = tmp_path / "plain.png"
     Image.new("RGB", (8, 8)).save(foreign)
-    result = narcis(
+    result = run_narcis(
         "compose", "--params", str(foreign), "--out", str(tmp_path / "o.png"), data=tmp_path / "var"
     )
     assert result.returncode == 1
@@ -124,7 +104,7 @@ def test_params_from_a_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_missing_models_say_how_to_get_them(tmp_path: Path) -> None:
-    result = narcis(
+    result = run_narcis(
         "compose", "--prompt", "x", "--out", str(tmp_path / "o.png"), data=tmp_path / "var"
     )
     assert result.returncode == 1

@@ -1,22 +1,10 @@
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-
-def narcis(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NARCIS_DATA_DIR": str(env_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=Path(__file__).parents[2],
-        timeout=300,
-    )
+from tests.helpers import run_narcis
 
 
 def test_check_names_three_distinct_problems(tiny_models: Path, tmp_path: Path) -> None:
@@ -29,7 +17,7 @@ def test_check_names_three_distinct_problems(tiny_models: Path, tmp_path: Path) 
     save_file(weights, unet_file)
     (broken / "sdxl/text_encoder/config.json").write_text('{"hidden_size": 32,')
 
-    result = narcis("models", "check", "--dir", str(broken), env_dir=tmp_path / "var")
+    result = run_narcis("models", "check", "--dir", str(broken), data=tmp_path / "var")
 
     assert result.returncode == 1
     out = " ".join(result.stdout.split())
@@ -40,7 +28,7 @@ def test_check_names_three_distinct_problems(tiny_models: Path, tmp_path: Path) 
 
 
 def test_check_passes_on_a_good_folder(tiny_models: Path, tmp_path: Path) -> None:
-    result = narcis("models", "check", "--dir", str(tiny_models), env_dir=tmp_path / "var")
+    result = run_narcis("models", "check", "--dir", str(tiny_models), data=tmp_path / "var")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all models present" in result.stdout
 
@@ -50,12 +38,12 @@ def test_check_notices_a_mismatched_photomaker_file(tiny_models: Path, tmp_path:
     shutil.copytree(tiny_models, broken)
     (broken / "photomaker/id_encoder.json").write_text(json.dumps({"vision_head_dim": 16}))
     (broken / "photomaker/photomaker-v2.bin").write_bytes(b"not a checkpoint")
-    result = narcis("models", "check", "--dir", str(broken), env_dir=tmp_path / "var")
+    result = run_narcis("models", "check", "--dir", str(broken), data=tmp_path / "var")
     assert result.returncode == 1
     assert "not a readable PhotoMaker file" in result.stdout
 
 
 def test_tiny_writes_a_folder_that_checks(tmp_path: Path) -> None:
-    target = tmp_path / "m"
-    assert narcis("models", "tiny", "--dir", str(target), env_dir=tmp_path / "var").returncode == 0
-    assert narcis("models", "check", "--dir", str(target), env_dir=tmp_path / "var").returncode == 0
+    target, data = str(tmp_path / "m"), tmp_path / "var"
+    assert run_narcis("models", "tiny", "--dir", target, data=data).returncode == 0
+    assert run_narcis("models", "check", "--dir", target, data=data).returncode == 0

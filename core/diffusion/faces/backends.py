@@ -43,9 +43,14 @@ class DlibAnalyzer:
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
             eyes = np.stack([points[36:42].mean(0), points[42:48].mean(0)])
             embedding = np.array(self._encoder.compute_face_descriptor(pixels, shape))
-            faces.append(Face(box=(box.left(), box.top(), box.right(), box.bottom()),
-                              landmarks=np.concatenate([eyes, points]), score=float(score),
-                              embedding=embedding.astype(np.float32)))
+            faces.append(
+                Face(
+                    box=(box.left(), box.top(), box.right(), box.bottom()),
+                    landmarks=np.concatenate([eyes, points]),
+                    score=float(score),
+                    embedding=embedding.astype(np.float32),
+                )
+            )
         return faces
 
 
@@ -58,8 +63,11 @@ class InsightFaceAnalyzer:
     def __init__(self, root: Path, use_cuda: bool) -> None:
         from insightface.app import FaceAnalysis
 
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else \
-            ["CPUExecutionProvider"]
+        providers = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if use_cuda
+            else ["CPUExecutionProvider"]
+        )
         self._app = FaceAnalysis(name="buffalo_l", root=str(root.parent), providers=providers)
         self._app.prepare(ctx_id=0 if use_cuda else -1, det_size=(640, 640))
 
@@ -67,12 +75,20 @@ class InsightFaceAnalyzer:
         bgr = np.asarray(image.convert("RGB"))[:, :, ::-1]
         faces = []
         for found in self._app.get(bgr):
-            gender = None if getattr(found, "gender", None) is None else \
-                ("man" if int(found.gender) == 1 else "woman")
-            faces.append(Face(box=tuple(float(v) for v in found.bbox),
-                              landmarks=np.asarray(found.kps, dtype=np.float32),
-                              score=float(found.det_score), gender=gender,
-                              embedding=np.asarray(found.embedding, dtype=np.float32)))
+            gender = (
+                None
+                if getattr(found, "gender", None) is None
+                else ("man" if int(found.gender) == 1 else "woman")
+            )
+            faces.append(
+                Face(
+                    box=tuple(float(v) for v in found.bbox),
+                    landmarks=np.asarray(found.kps, dtype=np.float32),
+                    score=float(found.det_score),
+                    gender=gender,
+                    embedding=np.asarray(found.embedding, dtype=np.float32),
+                )
+            )
         return faces
 
 
@@ -83,8 +99,10 @@ def make_analyzer(faces_dir: Path, use_cuda: bool = False) -> FaceAnalyzer:
     if buffalo.is_dir() and any(buffalo.glob("*.onnx")) and _installed("insightface"):
         return InsightFaceAnalyzer(faces_dir, use_cuda)
     if not _installed("dlib"):
-        raise ModelError("no face analyser: install dlib-bin and face-recognition-models, "
-                         f"or put insightface's buffalo_l models in {buffalo}")
+        raise ModelError(
+            "no face analyser: install dlib-bin and face-recognition-models, "
+            f"or put insightface's buffalo_l models in {buffalo}"
+        )
     return DlibAnalyzer()
 
 

@@ -1,0 +1,163 @@
+"""The two-stage portrait: compose, find the face, crop, map, inject identity, paste back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.diffusion.components import SDXLComponents, load_sdxl
+from core.diffusion.composition import CompositionResult, CompositionStage
+from core.diffusion.crop import CropBox, crop, face_crop_box, paste_back
+from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
+from core.diffusion.identity import IdentityRequest, IdentityStage
+from core.diffusion.masks import face_change_map
+from core.diffusion.params import PortraitParams
+from core.diffusion.photomaker import load_photomaker
+from core.diffusion.photomaker.lora import fuse_photomaker_lora
+from core.diffusion.progress import OnStep, ShouldStop, never
+from core.diffusion.references import Reference, class_word, prepare_reference
+from core.errors import NoFaceError
+from core.modelkit.layout import ModelLayout
+
+
+@dataclass
+class PortraitResult:
+    final: Image.Image
+    base: Image.Image  # stage 1
+    crop: Image.Image
+    change_map: Image.Image  # white = regenerated
+    refined_crop: Image.Image
+    params: PortraitParams  # as run: the stage-1 seed is the one that found a face
+    seconds: dict[str, float] = field(default_factory=dict)
+    unet_batches: dict[str, list[int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def intermediates(self) -> dict[str, Image.Image]:
+        return {
+            "base": self.base,
+            "crop": self.crop,
+            "map": self.change_map,
+            "refined": self.refined_crop,
+            "final": self.final,
+        }
+
+
+class PortraitPipeline:
+    """Stage 1 (composition) then stage 2 (identity) around one face analyser."""
+
+    def __init__(
+        self, components: SDXLComponents, identity: IdentityStage, analyzer: FaceAnalyzer
+    ) -> None:
+        self.composition = CompositionStage(components)
+        self.identity = identity
+        self.analyzer = analyzer
+
+    @classmethod
+    def load(
+        cls, layout: ModelLayout, device: torch.device, dtype: torch.dtype
+    ) -> PortraitPipeline:
+        components = load_sdxl(layout, device, dtype)
+        photomaker = load_photomaker(layout.photomaker, device, dtype)
+        fuse_photomaker_lora(components.unet, photomaker.lora)
+        analyzer = make_analyzer(layout.faces, use_cuda=device.type == "cuda")
+        return cls(components, IdentityStage(components, photomaker), analyzer)
+
+    def references(self, photos: list[tuple[str, Image.Image]]) -> list[Reference]:
+        size = self.identity.encoder.config.image_size
+        return [prepare_reference(name, image, self.analyzer, size) for name, image in photos]
+
+    def __call__(
+        self,
+        params: PortraitParams,
+        references: list[Reference],
+        *,
+        on_step: OnStep | None = None,
+        should_stop: ShouldStop = never,
+    ) -> PortraitResult:
+        started = time.perf_counter()
+        # 1. Stage 1, with a new seed while the picture has no face
+        base, face, params = self.compose_with_face(params, on_step, should_stop)
+        result = self.refine(
+            base.image, face, params, references, on_step=on_step, should_stop=should_stop
+        )
+        result.seconds["composition"] = base.seconds
+        result.seconds["total"] = time.perf_counter() - started
+        result.unet_batches["composition"] = list(base.unet_batches)
+        result.notes = base.warnings + result.notes
+        return result
+
+    def compose_with_face(
+        self, params: PortraitParams, on_step: OnStep | None, should_stop: ShouldStop
+    ) -> tuple[CompositionResult, FaceChoice, PortraitParams]:
+        composition = params.composition
+        for attempt in range(params.face_retries + 1):
+            seed = (composition.seed + attempt) % 2**63
+            tried = composition.model_copy(update={"seed": seed})
+            base = self.composition(tried, on_step=on_step, should_stop=should_stop)
+            face = choose_face(self.analyzer.detect(base.image), self.analyzer.min_score)
+            if face is not None:
+                return base, face, params.model_copy(update={"composition": tried})
+        raise NoFaceError(
+            f"stage 1 painted no face in {params.face_retries + 1} tries "
+            f"(seeds {composition.seed}…{seed}); try another prompt or seed"
+        )
+
+    def refine(
+        self,
+        base: Image.Image,
+        face: FaceChoice | None,
+        params: PortraitParams,
+        references: list[Reference],
+        *,
+        on_step: OnStep | None = None,
+        should_stop: ShouldStop = never,
+    ) -> PortraitResult:
+        """Stage 2 on an existing base image (stage 1's, or any picture with a face)."""
+        started = time.perf_counter()
+        notes = [r.note for r in references if r.note]
+        if face is None:
+            face = choose_face(self.analyzer.detect(base), self.analyzer.min_score)
+            if face is None:
+                raise NoFaceError("no face found in the base image")
+        if face.note:
+            notes.append(f"base image: {face.note}")
+        # 2. Crop and change map
+        p = params.identity
+        box = face_crop_box(face.face, base.size, p.crop_margin, p.crop_size)
+        face_crop = crop(base, box)
+        change = face_change_map(face.face, box, p.mask_core, p.mask_dilation, p.mask_feather)
+        # 3. Stage 2: identity from the references
+        request = IdentityRequest(
+            crop=face_crop,
+            references=references,
+            change_map=change,
+            params=p,
+            prompt=p.prompt if p.prompt is not None else params.composition.prompt,
+            negative_prompt=params.composition.negative_prompt,
+            class_word=p.class_word or class_word(references),
+        )
+        refined = self.identity(request, on_step=on_step, should_stop=should_stop)
+        # 4. Paste back
+        final = paste_back(base, refined.image, change, box)
+        return PortraitResult(
+            final=final,
+            base=base,
+            crop=face_crop,
+            change_map=_map_image(change),
+            refined_crop=refined.image,
+            params=params,
+            notes=notes,
+            seconds={"identity": refined.seconds, "refine": time.perf_counter() - started},
+            unet_batches={"identity": list(refined.unet_batches)},
+        )
+
+
+def _map_image(change: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.rint(change * 255).astype(np.uint8), mode="L")
+
+
+__all__ = ["CropBox", "PortraitPipeline", "PortraitResult"]

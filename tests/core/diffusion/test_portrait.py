@@ -1,0 +1,70 @@
+"""The two-stage portrait end to end on tiny models, with a real face photo."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
+from core.errors import NoFaceError
+
+PARAMS = PortraitParams(
+    composition=CompositionParams(
+        prompt="byzantine emperor, gold mosaic", width=64, height=64, steps=4
+    ),
+    identity=IdentityParams(steps=4, crop_size=128),
+    face_retries=2,
+)
+
+
+@pytest.fixture(scope="module")
+def references(portrait_pipeline, astronaut):
+    return portrait_pipeline.references([("astronaut.png", astronaut)])
+
+
+def test_final_equals_base_outside_the_mask_and_differs_inside(
+    portrait_pipeline, references, astronaut
+) -> None:
+    result = portrait_pipeline.refine(astronaut, None, PARAMS, references)
+    base, final = np.asarray(astronaut), np.asarray(result.final)
+    differs = (base != final).any(-1)
+    assert differs.any()
+    # every changed pixel lies inside the crop's (dilated, feathered) map
+    x_changed, y_changed = np.nonzero(differs.T)
+    face = portrait_pipeline.analyzer.detect(astronaut)[0]
+    x0, y0, x1, y1 = face.box
+    side = max(x1 - x0, y1 - y0) * 2.2
+    assert x_changed.min() > (x0 + x1) / 2 - side / 2 and x_changed.max() < (x0 + x1) / 2 + side / 2
+    assert y_changed.min() > (y0 + y1) / 2 - side / 2 and y_changed.max() < (y0 + y1) / 2 + side / 2
+    assert differs.mean() < 0.2
+    mask = np.asarray(result.change_map)
+    assert mask.shape == (128, 128) and mask.max() == 255 and mask[0, 0] == 0
+    assert set(result.intermediates()) == {"base", "crop", "map", "refined", "final"}
+    assert result.unet_batches == {"identity": [2, 2, 2, 2]}
+
+
+def test_stage_one_without_a_face_retries_with_new_seeds_then_fails(
+    portrait_pipeline, references
+) -> None:
+    seen = []
+    with pytest.raises(NoFaceError, match=r"no face in 3 tries \(seeds 0…2\)"):
+        portrait_pipeline(PARAMS, references, on_step=seen.append)
+    assert [e.step for e in seen if e.stage == "composition"] == [1, 2, 3, 4] * 3
+
+
+def test_a_reference_without_a_face_names_the_file(portrait_pipeline, camera) -> None:
+    with pytest.raises(NoFaceError, match=r"no face found in camera\.png"):
+        portrait_pipeline.references([("camera.png", camera)])
+
+
+def test_refine_is_reproducible(portrait_pipeline, references, astronaut) -> None:
+    first = portrait_pipeline.refine(astronaut, None, PARAMS, references)
+    second = portrait_pipeline.refine(astronaut, None, PARAMS, references)
+    assert first.final.tobytes() == second.final.tobytes()
+    other = PARAMS.model_copy(update={"identity": PARAMS.identity.model_copy(update={"seed": 1})})
+    third = portrait_pipeline.refine(astronaut, None, other, references)
+    assert third.final.tobytes() != first.final.tobytes()
+
+
+def test_base_without_face_is_a_clear_error(portrait_pipeline, references, camera) -> None:
+    with pytest.raises(NoFaceError, match="no face found in the base image"):
+        portrait_pipeline.refine(Image.new("RGB", (256, 256), "gray"), None, PARAMS, references)
