@@ -12,7 +12,7 @@ from core.diffusion.masks import step_masks, to_latent
 from core.diffusion.params import IdentityParams
 from core.diffusion.schedule import ays_timesteps
 from core.diffusion.vae import encode, initial_noise, to_tensor
-from core.errors import ModelError, UserInputError
+from core.errors import Cancelled, ModelError, UserInputError
 from tests.helpers import use_recorder
 
 SIZE = 128
@@ -172,3 +172,19 @@ def test_schedulers_with_several_calls_per_step_are_refused(stage, face_crop, re
     )
     with pytest.raises(UserInputError, match="heun is not first-order"):
         stage(bad)
+
+
+def test_progress_and_cancellation_in_stage_two(stage, face_crop, references, recorder) -> None:
+    events = []
+    with pytest.raises(Cancelled, match="identity cancelled"):
+        stage(
+            request(face_crop, references, ramp()),
+            on_step=events.append,
+            should_stop=lambda: len(events) == 3,
+        )
+    assert [(e.stage, e.step) for e in events] == [
+        ("identity", 1),
+        ("identity", 2),
+        ("identity", 3),
+    ]
+    assert len(recorder.batches) == 3
