@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import compose, models, portrait
+from cli import compose, models, portrait, prompt
 from core.errors import NarcisError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.command()(portrait.portrait)
 app.command()(compose.compose)
+app.command()(prompt.prompt)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,9 @@ def portrait(
     prompt: Annotated[
         str | None, typer.Option(help="a full SDXL prompt instead of an idea")
     ] = None,
+    style: Annotated[
+        str, typer.Option(help="style preset for --idea (see narcis prompt)")
+    ] = "none",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     width: Annotated[int, typer.Option(help="stage-1 width")] = 1024,
     height: Annotated[int, typer.Option(help="stage-1 height")] = 1024,
@@ -44,16 +47,24 @@ def portrait(
         raise typer.BadParameter(f"give 1 to 4 photos, not {len(face)}", param_hint="--face")
     photos = [(path.name, read_photo(path)) for path in face]
     base_image = read_photo(base) if base is not None else None
+    negative = {}
+    if idea is not None:
+        written = _agent().run(idea, style=style, seed=seed)
+        for warning in written.warnings:
+            console.print(f"[yellow]note:[/yellow] {warning}", highlight=False)
+        console.print(f"prompt: {written.prompt}", highlight=False)
+        prompt, negative = written.prompt, {"negative_prompt": written.negative_prompt}
     params = build(
         PortraitParams,
         idea=idea,
         composition=build(
             CompositionParams,
-            prompt=prompt or idea_prompt(idea or ""),
+            prompt=prompt,
             width=width,
             height=height,
             steps=steps,
             seed=seed,
+            **negative,
         ),
         identity=build(
             IdentityParams,
@@ -81,9 +92,10 @@ def portrait(
     console.print(f"wrote {out} ({timings})", highlight=False)
 
 
-def idea_prompt(idea: str) -> str:
-    """A plain template until the prompt agent turns ideas into prompts."""
-    return f"artistic portrait of {idea}, expressive, detailed, beautiful light"
+def _agent():
+    from core.prompt.agent import make_agent
+
+    return make_agent(settings())
 
 
 def _pipeline(models: Path | None):

@@ -71,3 +71,26 @@ def portrait_pipeline(tiny_models: Path):
     from core.modelkit.layout import ModelLayout
 
     return PortraitPipeline.load(ModelLayout(tiny_models), torch.device("cpu"), torch.float32)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from core.prompt.embedding import default_embedder
+
+    return default_embedder()
+
+
+@pytest.fixture(scope="session")
+def offline_composer(embedder):
+    from core.prompt.offline import OfflineComposer
+
+    return OfflineComposer(embedder)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory):
+    """A real redis-server on a free loopback port, for this test session only."""
+    from tests.services import running_redis
+
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url

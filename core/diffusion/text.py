@@ -40,7 +40,7 @@ def token_ids(tokenizer: CLIPTokenizer, prompt: str) -> torch.Tensor:
 
 def overflow_tokens(tokenizer: CLIPTokenizer, prompt: str) -> int:
     """How many tokens of `prompt` fall outside the 77-token window (0 when it fits)."""
-    length = len(tokenizer(prompt, truncation=False).input_ids)
+    length = len(tokenizer(prompt, truncation=False, verbose=False).input_ids)
     return max(0, length - tokenizer.model_max_length)
 
 

@@ -1,0 +1,27 @@
+"""CLIP's 77-token window: count a prompt's tokens and fit a keyword list into it."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from transformers import CLIPTokenizer
+
+from core.modelkit.tokenizer import clip_vocab_and_merges
+
+WINDOW = 77
+
+
+@cache
+def clip_tokenizer() -> CLIPTokenizer:
+    """SDXL's tokenizer, built from the vendored vocabulary (no model folder needed)."""
+    vocab, merges = clip_vocab_and_merges()
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=WINDOW)
+
+
+def token_count(text: str) -> int:
+    """Tokens including the start and end markers, as the text encoder sees them."""
+    return len(clip_tokenizer()(text, truncation=False, verbose=False).input_ids)
+
+
+def fits(text: str) -> bool:
+    return token_count(text) <= WINDOW
