@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import compose, models, portrait, prompt
+from cli import compose, db, models, portrait, prompt, worker
 from core.errors import NarcisError
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app.add_typer(models.app, name="models")
 app.command()(portrait.portrait)
 app.command()(compose.compose)
 app.command()(prompt.prompt)
+app.command()(worker.worker)
+app.add_typer(db.app, name="db")
 
 
 def main(argv: list[str] | None = None) -> None:

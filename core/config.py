@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None
     discord_token: SecretStr | None = None
+    # media: a local folder under the data dir unless an S3 bucket is named
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    # the worker
+    worker_grace_s: int = 60  # on SIGTERM: finish the current job within this, else hand it back
+    job_heartbeat_s: int = 30  # a running job silent this long is taken to have lost its worker
+    metrics_port: int = 9101  # Prometheus metrics over HTTP; 0 turns them off
+    portrait_size: int = 1024  # stage-1 side for jobs made from an idea
+    portrait_steps: int = 20  # steps per stage for jobs made from an idea
 
     @field_validator("device")
     @classmethod
@@ -48,7 +60,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown device {value!r} (expected auto, cpu, mps, cuda or cuda:N)")
         return value
 
-    @field_validator("redis_url", "llm_base_url", "database_url")
+    @field_validator("redis_url", "llm_base_url", "database_url", "s3_endpoint_url")
     @classmethod
     def _looks_like_url(cls, value: str | None) -> str | None:
         if value is not None and not _URL.match(value):
@@ -64,6 +76,10 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def media_path(self) -> Path:
+        return self.data_dir / "media"
 
     @property
     def database(self) -> str:

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # System services the tests and the one-machine stack use (Debian packages).
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup: please install: ${need[*]} (apt-get install ${need[*]})" >&2

@@ -94,3 +94,66 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory):
 
     with running_redis(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this test session."""
+    from tests.services import running_postgres
+
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, migrated database of each kind."""
+    from core.store.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'narcis.db'}"
+    else:
+        url = _fresh_postgres_database(request.getfixturevalue("postgres_url"), tmp_path.name)
+    upgrade(url)
+    return url
+
+
+def _fresh_postgres_database(server_url: str, name: str) -> str:
+    import asyncio
+    import re
+
+    import asyncpg
+
+    database = "t_" + re.sub(r"[^a-z0-9]", "_", name.lower())[-50:]
+    admin = server_url.replace("postgresql+asyncpg", "postgresql")
+
+    async def create() -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            await connection.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return server_url.rsplit("/", 1)[0] + f"/{database}"
+
+
+@pytest.fixture
+def redis_db_url(redis_url):
+    """An empty Redis database for one test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url
+
+
+@pytest.fixture
+def stack(tmp_path, database_url, redis_db_url, tiny_models):
+    from tests.stack import Stack
+
+    built = Stack(tmp_path, database_url, redis_db_url, tiny_models)
+    yield built
+    built.stop_workers()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Annotated
@@ -19,11 +20,22 @@ AnyParams = Annotated[CompositionParams | PortraitParams, Field(discriminator="k
 _ADAPTER: TypeAdapter[AnyParams] = TypeAdapter(AnyParams)
 
 
-def save_png(image: Image.Image, params: Params, path: Path) -> None:
-    """Write `image` to `path` atomically, with `params` embedded as JSON."""
+def _info(params: Params) -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
     info.add_text(CHUNK, params.to_json())
-    write_atomic(path, lambda handle: image.save(handle, format="PNG", pnginfo=info))
+    return info
+
+
+def save_png(image: Image.Image, params: Params, path: Path) -> None:
+    """Write `image` to `path` atomically, with `params` embedded as JSON."""
+    write_atomic(path, lambda handle: image.save(handle, format="PNG", pnginfo=_info(params)))
+
+
+def png_bytes(image: Image.Image, params: Params) -> bytes:
+    """The PNG file, parameters embedded, as bytes (for media storage)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=_info(params))
+    return buffer.getvalue()
 
 
 def read_params(path: Path) -> AnyParams:

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.diffusion.crop import crop, face_crop_box
-from core.diffusion.faces import FaceAnalyzer, choose_face
+from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face
 from core.diffusion.faces.analysis import Gender
 from core.diffusion.photomaker.prompt import NEUTRAL_CLASS_WORD
 from core.errors import NoFaceError
@@ -33,9 +33,20 @@ def prepare_reference(
     name: str, image: Image.Image, analyzer: FaceAnalyzer, image_size: int
 ) -> Reference:
     """Find the face in one reference photo; a photo without one is an error naming it."""
+    return reference_from_face(name, image, find_face(name, image, analyzer), image_size)
+
+
+def find_face(name: str, image: Image.Image, analyzer: FaceAnalyzer) -> FaceChoice:
     choice = choose_face(analyzer.detect(image), analyzer.min_score)
     if choice is None:
         raise NoFaceError(f"no face found in {name}; use a photo where the face is clearly visible")
+    return choice
+
+
+def reference_from_face(
+    name: str, image: Image.Image, choice: FaceChoice, image_size: int
+) -> Reference:
+    """The encoder's input for a face already found (perhaps read back from a cache)."""
     box = face_crop_box(choice.face, image.size, REFERENCE_MARGIN, image_size)
     pixels = torch.from_numpy(np.asarray(crop(image, box), dtype=np.float32) / 255.0)
     pixels = (pixels.permute(2, 0, 1) - CLIP_MEAN) / CLIP_STD

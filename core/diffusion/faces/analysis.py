@@ -29,6 +29,27 @@ class Face:
         x0, y0, x1, y1 = self.box
         return (x0 + x1) / 2, (y0 + y1) / 2
 
+    def to_record(self) -> tuple[dict, bytes | None]:
+        """JSON-safe analysis and the raw embedding, for caching in the database."""
+        record = {
+            "box": list(self.box),
+            "landmarks": self.landmarks.tolist(),
+            "score": self.score,
+            "gender": self.gender,
+        }
+        embedding = None if self.embedding is None else self.embedding.astype("<f4").tobytes()
+        return record, embedding
+
+    @classmethod
+    def from_record(cls, record: dict, embedding: bytes | None) -> Face:
+        return cls(
+            box=tuple(record["box"]),
+            landmarks=np.asarray(record["landmarks"], dtype=np.float32),
+            score=record["score"],
+            gender=record.get("gender"),
+            embedding=None if embedding is None else np.frombuffer(embedding, "<f4").copy(),
+        )
+
     def roll(self) -> float:
         """Head roll in radians, from the line between the eyes."""
         (lx, ly), (rx, ry) = self.landmarks[0], self.landmarks[1]

@@ -1,0 +1,1 @@
+"""Jobs: one submit API for every front end, SAQ on Redis underneath, events per job."""

@@ -1,0 +1,1 @@
+"""Persistence: the database (SQLAlchemy 2 + Alembic) and media storage (local or S3)."""

@@ -1,0 +1,108 @@
+"""Database entities. UUIDv7 keys everywhere: sortable by creation, safe to assign client-side."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+GUEST_TOKENS = 5
+GUEST_LIFETIME = timedelta(days=7)
+
+
+def _guest_expiry() -> datetime:
+    return datetime.now(UTC) + GUEST_LIFETIME
+
+
+class UserAccount(UUIDv7AuditBase):
+    __tablename__ = "user_account"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="user")  # user, operator, admin
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GuestSession(UUIDv7AuditBase):
+    __tablename__ = "guest_session"
+
+    tokens: Mapped[int] = mapped_column(Integer, default=GUEST_TOKENS)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_guest_expiry)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+
+
+class Portrait(UUIDv7AuditBase):
+    """One picture; its id is the id of the job that makes it."""
+
+    __tablename__ = "portrait"
+
+    idea: Mapped[str | None] = mapped_column(String(60))
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    seed: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    media: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    thumbhash: Mapped[str | None] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16), default="web")  # web, bot, workbench
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guest_session.id"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    curated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    saved: Mapped[bool] = mapped_column(Boolean, default=False)
+    saved_from_message: Mapped[str | None] = mapped_column(String(64))
+
+
+class Job(UUIDv7AuditBase):
+    __tablename__ = "job"
+
+    kind: Mapped[str] = mapped_column(String(32), default="portrait")
+    spec: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    timings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guest_session.id"))
+    token_spent: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ReferenceFace(UUIDv7AuditBase):
+    """A reference photo, stored once by content hash, with its face analysis cached."""
+
+    __tablename__ = "reference_face"
+
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    analyzer: Mapped[str | None] = mapped_column(String(32))
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JsonB)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guest_session.id"))
+
+
+class ParameterPreset(UUIDv7AuditBase):
+    """Named parameter sets, shared by the workbench and the bot."""
+
+    __tablename__ = "parameter_preset"
+
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    owner: Mapped[str | None] = mapped_column(String(80))
+
+
+class Sweep(UUIDv7AuditBase):
+    __tablename__ = "sweep"
+
+    config: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    job_ids: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    grid_key: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(80))
