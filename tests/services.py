@@ -19,31 +19,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_redis(folder: Path, port: int | None = None) -> Iterator[str]:
+def running_redis(
+    folder: Path, port: int | None = None, extra: list[str] | None = None
+) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run scripts/setup.sh")
     port = port or free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(folder),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    options = [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(folder),
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+    ]
+    persistence = extra or ["--appendonly", "no", "--save", ""]
+    process = subprocess.Popen([binary, *options, *persistence], stdout=subprocess.DEVNULL)
     try:
         _wait_for_port(port, process)
         yield f"redis://127.0.0.1:{port}/0"

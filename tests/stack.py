@@ -22,7 +22,6 @@ from core.store.db import Database
 from core.store.media import LocalMedia
 from core.store.references import store_reference
 from tests.helpers import ROOT
-from tests.services import free_port
 
 HEARTBEAT_S = 3
 
@@ -41,17 +40,28 @@ class Stack:
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HF_HUB_OFFLINE": "1",
-            "NARCIS_DATA_DIR": str(self.root), "NARCIS_DATABASE_URL": self.database_url,
-            "NARCIS_REDIS_URL": self.redis_url, "NARCIS_MODELS_DIR": str(self.models),
-            "NARCIS_DEVICE": "cpu", "NARCIS_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
-            "NARCIS_METRICS_PORT": "0", "NARCIS_WORKER_GRACE_S": "30", **extra,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HF_HUB_OFFLINE": "1",
+            "NARCIS_DATA_DIR": str(self.root),
+            "NARCIS_DATABASE_URL": self.database_url,
+            "NARCIS_REDIS_URL": self.redis_url,
+            "NARCIS_MODELS_DIR": str(self.models),
+            "NARCIS_DEVICE": "cpu",
+            "NARCIS_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+            "NARCIS_METRICS_PORT": "0",
+            "NARCIS_WORKER_GRACE_S": "30",
+            **extra,
         }
 
     def start_worker(self, **extra: str) -> subprocess.Popen:
         log = (self.root / f"worker-{len(self.workers)}.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT,
-                                   env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"],
+            cwd=ROOT,
+            env=self.env(**extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.workers.append(process)
         return process
 
@@ -62,7 +72,9 @@ class Stack:
             process.wait(timeout=30)
 
     def logs(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in sorted(self.root.glob("worker-*.log")))
+        return "".join(
+            p.read_text(errors="replace") for p in sorted(self.root.glob("worker-*.log"))
+        )
 
     def run(self, work: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run(work)

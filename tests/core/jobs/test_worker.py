@@ -25,7 +25,8 @@ async def submit(stack, astronaut, params=PARAMS, **spec) -> str:
     queue = stack.queue()
     try:
         return await queue.submit_portrait(
-            PortraitSpec(references=[key], base=key, params=params, **spec))
+            PortraitSpec(references=[key], base=key, params=params, **spec)
+        )
     finally:
         await queue.close()
 
@@ -44,8 +45,11 @@ async def rows(stack, job_id: str):
     try:
         async with db.session() as session:
             count = await session.scalar(select(func.count()).select_from(Portrait))
-            return count, await session.get(Job, uuid.UUID(job_id)), \
-                await session.get(Portrait, uuid.UUID(job_id))
+            return (
+                count,
+                await session.get(Job, uuid.UUID(job_id)),
+                await session.get(Portrait, uuid.UUID(job_id)),
+            )
     finally:
         await db.dispose()
 
@@ -63,7 +67,11 @@ def test_submit_to_done_with_media_derivatives_thumbhash_and_ordered_events(stac
     assert status.status == "done" and status.attempts == 1
     files = stack.run(stack.media.keys(f"portraits/{job_id}"))
     assert sorted(k.rsplit("/", 1)[1] for k in files) == [
-        "320.avif", "320.jpg", "320.webp", "final.png"]
+        "320.avif",
+        "320.jpg",
+        "320.webp",
+        "final.png",
+    ]
     assert events[-1].result["final"] == f"portraits/{job_id}/final.png"
     count, job, portrait = stack.run(rows(stack, job_id))
     assert count == 1 and portrait.thumbhash and (portrait.width, portrait.height) == (512, 512)
@@ -97,8 +105,9 @@ def test_a_photo_without_face_fails_once_and_refunds(stack, camera, astronaut):
         base = await stack.store(astronaut)
         bad = await stack.store(camera, "camera.png")
         queue = stack.queue()
-        job_id = await queue.submit_portrait(PortraitSpec(
-            references=[bad], base=base, params=PARAMS, session_id=str(guest.id)))
+        job_id = await queue.submit_portrait(
+            PortraitSpec(references=[bad], base=base, params=PARAMS, session_id=str(guest.id))
+        )
         after_submit = await tokens_left(db, guest.id)
         events = await wait_for(queue, job_id)
         status = await queue.status(job_id)

@@ -1,0 +1,85 @@
+import asyncio
+
+import pytest
+
+from core.errors import UserInputError
+from core.store.accounts import (
+    consume_token,
+    create_account,
+    create_guest,
+    log_in,
+    refund_token,
+    tokens_left,
+)
+from core.store.db import Database
+from core.store.models import GuestSession, UserAccount
+
+
+def run(database_url, work):
+    async def go():
+        db = Database(database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def test_guest_gets_five_tokens_for_seven_days(database_url) -> None:
+    async def work(db):
+        guest = await create_guest(db)
+        return guest.tokens, round((guest.expires_at - guest.created_at).total_seconds() / 86400)
+
+    assert run(database_url, work) == (5, 7)
+
+
+def test_tokens_run_out_and_come_back(database_url) -> None:
+    async def work(db):
+        guest = await create_guest(db)
+        taken = []
+        for _ in range(6):
+            async with db.session() as session:
+                taken.append(await consume_token(session, guest.id))
+        async with db.session() as session:
+            await refund_token(session, guest.id)
+        return taken, await tokens_left(db, guest.id)
+
+    assert run(database_url, work) == ([True] * 5 + [False], 1)
+
+
+def test_login_moves_the_guest_tokens_in_one_transaction(database_url) -> None:
+    async def work(db):
+        guest = await create_guest(db)
+        async with db.session() as session:
+            await consume_token(session, guest.id)
+        account = await create_account(db, "Ada@Example.org", "correct horse")
+        logged = await log_in(db, "ada@example.org", "correct horse", guest.id)
+        again = await log_in(db, "ada@example.org", "correct horse", guest.id)  # no double credit
+        async with db.session() as session:
+            stored_guest = await session.get(GuestSession, guest.id)
+            stored = await session.get(UserAccount, account.id)
+            return (
+                logged.tokens,
+                again.tokens,
+                stored.tokens,
+                stored_guest.tokens,
+                stored_guest.user_id == account.id,
+            )
+
+    assert run(database_url, work) == (4, 4, 4, 0, True)
+
+
+def test_wrong_password_and_duplicate_email_are_refused(database_url) -> None:
+    async def work(db):
+        await create_account(db, "bo@example.org", "long enough")
+        with pytest.raises(UserInputError, match="wrong email or password"):
+            await log_in(db, "bo@example.org", "not it at all")
+        with pytest.raises(UserInputError, match="exists already"):
+            await create_account(db, "BO@example.org", "another one")
+        with pytest.raises(UserInputError, match="at least 8"):
+            await create_account(db, "cy@example.org", "short")
+        account = await log_in(db, "bo@example.org", "long enough")
+        return account.password_hash.startswith("$argon2")
+
+    assert run(database_url, work)
