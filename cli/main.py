@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import compose, db, models, portrait, prompt, worker
+from cli import compose, db, models, portrait, prompt, serve, worker
 from core.errors import NarcisError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command()(portrait.portrait)
 app.command()(compose.compose)
 app.command()(prompt.prompt)
 app.command()(worker.worker)
+app.command()(serve.serve)
 app.add_typer(db.app, name="db")
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
+    # the site
+    site_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "*.localhost")
+    site_https: bool = False  # secure cookies; on behind TLS in production
+    site_uploads_per_minute: int = 6
+    retention_days: int = 7  # reference photos are purged after this
     # the worker
     worker_grace_s: int = 60  # on SIGTERM: finish the current job within this, else hand it back
     job_heartbeat_s: int = 30  # a running job silent this long is taken to have lost its worker

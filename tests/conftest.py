@@ -157,3 +157,22 @@ def stack(tmp_path, database_url, redis_db_url, tiny_models):
     built = Stack(tmp_path, database_url, redis_db_url, tiny_models)
     yield built
     built.stop_workers()
+
+
+@pytest.fixture
+def site(tmp_path, redis_db_url, monkeypatch):
+    """The photowall app on a fresh SQLite database and Redis, with a Litestar test client."""
+    from litestar.testing import TestClient
+    from photowall.app import create_app
+
+    from core.config import load_settings
+    from core.store.migrate import upgrade
+    from tests.site.client import SiteClient
+
+    monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NARCIS_REDIS_URL", redis_db_url)
+    monkeypatch.setenv("NARCIS_SITE_UPLOADS_PER_MINUTE", "100")
+    settings = load_settings()
+    upgrade(settings.database)
+    with TestClient(app=create_app(settings), base_url="http://127.0.0.1") as client:
+        yield SiteClient(client, settings)

@@ -1,7 +1,5 @@
-"""The prompt agent: a short idea → a portrait concept → keywords → an SDXL prompt."""
+"""The prompt agent: a short idea → a portrait concept → keywords → an SDXL prompt.
 
-from core.prompt.agent import PromptAgent
-from core.prompt.result import PromptResult
-from core.prompt.styles import STYLES
-
-__all__ = ["STYLES", "PromptAgent", "PromptResult"]
+Import the parts you need (`core.prompt.agent`, `core.prompt.styles`, …): this package keeps
+its own import light, so the site can use the styles and idea checks without loading models.
+"""

@@ -1,0 +1,31 @@
+"""`narcis serve`: the photowall web site."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
+) -> None:
+    """Serve the public photowall (the queue and a worker do the painting)."""
+    import uvicorn
+
+    settings()  # fail here, in one line, on a bad setting
+    uvicorn.run(
+        "photowall.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )

@@ -1,0 +1,51 @@
+"""Portrait files under search-friendly names, cached forever (their content never changes).
+
+Only finished, visible portraits are served; reference photos never are.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from litestar import get
+from litestar.exceptions import NotFoundException
+from litestar.response import Response
+
+from core.store.media import MediaNotFound
+from core.store.models import Portrait
+from photowall.services import Services
+from photowall.wall import slugify
+
+_NAME = re.compile(r"^(?P<slug>[a-z0-9-]+?)(?:-(?P<width>\d{2,4}))?\.(?P<ext>png|avif|webp|jpg)$")
+TYPES = {"png": "image/png", "avif": "image/avif", "webp": "image/webp", "jpg": "image/jpeg"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@get("/img/{portrait_id:str}/{name:str}", name="image")
+async def image(
+    services: Services, portrait_id: str, name: str, download: bool = False
+) -> Response:
+    match = _NAME.match(name)
+    if match is None:
+        raise NotFoundException()
+    try:
+        pid = uuid.UUID(portrait_id)
+    except ValueError:
+        raise NotFoundException() from None
+    async with services.db.session() as session:
+        portrait = await session.get(Portrait, pid)
+    if portrait is None or portrait.hidden or portrait.status != "done":
+        raise NotFoundException()
+    width, ext = match["width"], match["ext"]
+    key = f"portraits/{pid}/{width}.{ext}" if width else f"portraits/{pid}/final.png"
+    try:
+        data = await services.media.get(key)
+    except MediaNotFound:
+        raise NotFoundException() from None
+    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{pid}-{width or "full"}-{ext}"'}
+    if download:
+        headers["Content-Disposition"] = (
+            f'attachment; filename="{slugify(portrait.idea)}-narcis.{ext}"'
+        )
+    return Response(data, media_type=TYPES[ext], headers=headers)

@@ -1,0 +1,126 @@
+"""The wall: curated portraits, newest first, by keyset pages; rendered pages cached in Redis
+under a version number that every curation change bumps (no key scans, ever)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import uuid
+from dataclasses import dataclass
+
+import thumbhash
+from PIL import Image
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from core.store.db import Database
+from core.store.models import Portrait
+
+PAGE_SIZE = 12
+VERSION_KEY = "narcis:wall:version"
+NEW_CHANNEL = "narcis:wall:new"
+CACHE_TTL = 3600
+
+
+@dataclass(frozen=True)
+class WallItem:
+    id: str
+    idea: str
+    slug: str
+    width: int
+    height: int
+    placeholder: str  # data: URL painted from the thumbhash
+    widths: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WallPage:
+    items: list[WallItem]
+    next_cursor: str | None
+    query: str | None
+
+
+def slugify(text: str | None) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", (text or "portrait").lower()).strip("-")
+    return (slug or "portrait")[:60]
+
+
+def placeholder(hash_b64: str | None) -> str:
+    if not hash_b64:
+        return ""
+    width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hash_b64)))
+    image = Image.frombytes("RGBA", (width, height), bytes(rgba)).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def to_item(portrait: Portrait) -> WallItem:
+    widths = tuple(
+        sorted({int(k.split(".")[0]) for k in portrait.media if k.split(".")[0].isdigit()})
+    )
+    return WallItem(
+        str(portrait.id),
+        portrait.idea or "portrait",
+        slugify(portrait.idea),
+        portrait.width or 1024,
+        portrait.height or 1024,
+        placeholder(portrait.thumbhash),
+        widths,
+    )
+
+
+class Wall:
+    def __init__(self, db: Database, redis: Redis) -> None:
+        self.db, self.redis = db, redis
+
+    async def page(self, cursor: str | None, query: str | None) -> WallPage:
+        """One page after `cursor` (an id): `WHERE id < cursor ORDER BY id DESC`, no OFFSET.
+        UUIDv7 ids grow with time, so id order is newest-first."""
+        statement = select(Portrait).where(
+            Portrait.curated.is_(True), Portrait.hidden.is_(False), Portrait.status == "done"
+        )
+        if cursor:
+            statement = statement.where(Portrait.id < _parse(cursor))
+        if query:
+            statement = statement.where(Portrait.idea.ilike(f"%{_escape(query)}%", escape="\\"))
+        statement = statement.order_by(Portrait.id.desc()).limit(PAGE_SIZE + 1)
+        async with self.db.session() as session:
+            rows = list((await session.scalars(statement)).all())
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        return WallPage([to_item(p) for p in rows], str(rows[-1].id) if more else None, query)
+
+    async def version(self) -> int:
+        return int(await self.redis.get(VERSION_KEY) or 0)
+
+    async def bump(self) -> None:
+        """A portrait joined or left the wall: every cached page is now stale."""
+        await self.redis.incr(VERSION_KEY)
+        await self.redis.publish(NEW_CHANNEL, "1")
+
+    @staticmethod
+    def cache_key(version: int, kind: str, cursor: str | None, query: str | None) -> str:
+        digest = hashlib.sha1(f"{cursor}|{query}".encode()).hexdigest()[:16]
+        return f"narcis:wall:v{version}:{kind}:{digest}"
+
+    async def cached(self, key: str) -> bytes | None:
+        return await self.redis.get(key)
+
+    async def store(self, key: str, body: bytes) -> None:
+        await self.redis.set(key, body, ex=CACHE_TTL)
+
+
+def _parse(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(cursor)
+    except ValueError:
+        from core.errors import UserInputError
+
+        raise UserInputError(f"invalid cursor {cursor!r}") from None
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
