@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import compose, db, models, portrait, prompt, serve, worker
+from cli import compose, db, models, portrait, prompt, serve, users, worker
 from core.errors import NarcisError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command()(prompt.prompt)
 app.command()(worker.worker)
 app.command()(serve.serve)
 app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
 
 
 def main(argv: list[str] | None = None) -> None:

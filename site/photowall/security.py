@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from fnmatch import fnmatch
 
-from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.response.base import ASGIResponse
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.config import Settings
 
@@ -42,8 +45,29 @@ def csrf_config(settings: Settings) -> CSRFConfig:
     )
 
 
-def hosts_config(settings: Settings) -> AllowedHostsConfig:
-    return AllowedHostsConfig(allowed_hosts=list(settings.site_hosts))
+def hosts_middleware(settings: Settings) -> DefineMiddleware:
+    """Refuse requests for hosts we do not serve (the port is ignored: 127.0.0.1:8000 is
+    127.0.0.1). Litestar's own check compares the port too, which breaks any non-80 port."""
+    return DefineMiddleware(AllowedHostsMiddleware, patterns=tuple(settings.site_hosts))
+
+
+class AllowedHostsMiddleware:
+    def __init__(self, app: ASGIApp, patterns: tuple[str, ...]) -> None:
+        self.app, self.patterns = app, patterns
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if not any(fnmatch(name.lower(), p) for p in self.patterns):
+                response = ASGIResponse(
+                    body=b'{"message":"invalid host header"}',
+                    status_code=400,
+                    media_type="application/json",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 THROTTLED = frozenset({"/make", "/login", "/signup"})

@@ -9,6 +9,7 @@ import io
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import thumbhash
 from PIL import Image
@@ -47,7 +48,9 @@ def slugify(text: str | None) -> str:
     return (slug or "portrait")[:60]
 
 
+@lru_cache(maxsize=8192)
 def placeholder(hash_b64: str | None) -> str:
+    """A tiny PNG painted from the thumbhash (decoding costs ~10 ms, so it is remembered)."""
     if not hash_b64:
         return ""
     width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hash_b64)))

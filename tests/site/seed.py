@@ -24,7 +24,7 @@ IDEAS = [
 ]
 
 
-def picture(index: int, size: int = 640) -> Image.Image:
+def picture(index: int, size: int = 320) -> Image.Image:
     hue = (index * 47) % 255
     image = Image.new("RGB", (size, size), (hue, 80, 255 - hue))
     ImageDraw.Draw(image).ellipse(
@@ -41,10 +41,10 @@ async def seed_portraits(
     session_id: uuid.UUID | None = None,
 ) -> list[str]:
     ids = []
-    image = picture(0)
-    derivatives = make_derivatives(image)
-    hash_b64 = make_thumbhash(image)
     for index in range(count):
+        image = picture(index)
+        derivatives = make_derivatives(image)
+        hash_b64 = make_thumbhash(image)
         pid = uuid.UUID(str(uuid7()))
         keys = {"final": f"portraits/{pid}/final.png"}
         await media.put(keys["final"], b"\x89PNG fake", "image/png")

@@ -39,7 +39,7 @@ def test_fragment_and_page_share_a_url_and_vary_on_htmx(site) -> None:
 def test_images_have_size_placeholder_and_three_formats(site) -> None:
     site.run(lambda db, media: seed_portraits(db, media, 1))
     html = site.http.get("/").text
-    assert 'width="640" height="640"' in html
+    assert 'width="320" height="320"' in html
     assert "background-image:url(data:image/png;base64," in html
     for kind in ("image/avif", "image/webp"):
         assert f'type="{kind}"' in html
