@@ -25,7 +25,7 @@ from functools import cached_property
 
 from PIL import Image
 from redis.asyncio import Redis
-from saq import Worker
+from saq import CronJob, Worker
 from sqlalchemy import select
 
 from core.config import Settings
@@ -43,6 +43,7 @@ from core.store.derivatives import make_derivatives, make_thumbhash
 from core.store.media import MediaStore
 from core.store.models import Job, Portrait, ReferenceFace
 from core.store.references import digest_of
+from core.store.retention import purge_references
 
 log = logging.getLogger("narcis.worker")
 SWEEP_S = 5
@@ -96,6 +97,7 @@ def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
     return Worker(
         state.queue.saq,
         functions=[("run_portrait", run_portrait)],
+        cron_jobs=[CronJob(purge_old_references, cron="17 3 * * *", unique=True)],
         concurrency=concurrency,
         startup=startup,
         shutdown_grace_period_s=state.settings.worker_grace_s,
@@ -103,6 +105,16 @@ def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
         timers={"sweep": SWEEP_S, "abort": 1, "stats": 10, "schedule": 1},
         id=state.worker_id,
     )
+
+
+async def purge_old_references(ctx: dict) -> int:
+    """Daily: delete reference photos older than the retention period (7 days by default)."""
+    state: WorkerState = ctx["state"]
+    removed = await purge_references(state.db, state.media, state.settings.retention_days)
+    log.info(
+        "purged %d reference photos older than %d days", removed, state.settings.retention_days
+    )
+    return removed
 
 
 async def run_portrait(ctx: dict, *, job_id: str) -> dict:

@@ -12,6 +12,8 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
+import redis
+from photowall.wall import NEW_CHANNEL
 from playwright.sync_api import sync_playwright
 
 from tests.helpers import ROOT
@@ -107,6 +109,11 @@ def test_wall_scrolls_through_every_page_and_stops(stack, server, wall_ids, brow
     assert page.locator("#wall-end").is_visible()
     assert page.locator("figure.tile img").first.evaluate("img => img.naturalWidth") > 0
     page.evaluate("window.scrollTo(0, 0)")
+    position = page.evaluate("window.scrollY")
+    redis.Redis.from_url(stack.redis_url).publish(NEW_CHANNEL, "1")  # a new curated portrait
+    page.wait_for_selector(".news .fresh", timeout=10_000)
+    assert page.locator(".news .fresh").inner_text() == "1 new portrait ↑"
+    assert page.evaluate("window.scrollY") == position  # nothing moved under the reader
     shot(page, "wall.png")
     assert problems == [] and blocked == []
 

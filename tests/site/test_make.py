@@ -119,3 +119,23 @@ def test_reference_photos_are_never_served(site, face) -> None:
 
 def test_unknown_hosts_are_refused(site) -> None:
     assert site.http.get("/", headers={"host": "evil.example"}).status_code == 400
+
+
+def test_generating_is_rate_limited(tmp_path, redis_db_url, monkeypatch, astronaut) -> None:
+    from litestar.testing import TestClient
+    from photowall.app import create_app
+
+    from core.config import load_settings
+    from core.store.migrate import upgrade
+    from tests.site.client import SiteClient
+
+    monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NARCIS_REDIS_URL", redis_db_url)
+    monkeypatch.setenv("NARCIS_SITE_UPLOADS_PER_MINUTE", "2")
+    settings = load_settings()
+    upgrade(settings.database)
+    with TestClient(app=create_app(settings), base_url="http://127.0.0.1") as http:
+        site = SiteClient(http, settings)
+        codes = [site.make([("me.png", png(astronaut))]).status_code for _ in range(3)]
+        assert codes == [303, 303, 429]
+        assert http.get("/").status_code == 200  # browsing is never limited
