@@ -10,6 +10,7 @@ import sys
 import typer
 
 from cli import compose, db, models, portrait, prompt, serve, users, worker
+from cli import workbench as workbench_cli
 from core.errors import NarcisError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command()(compose.compose)
 app.command()(prompt.prompt)
 app.command()(worker.worker)
 app.command()(serve.serve)
+app.command()(workbench_cli.workbench)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 

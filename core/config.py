@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     site_https: bool = False  # secure cookies; on behind TLS in production
     site_uploads_per_minute: int = 6
     retention_days: int = 7  # reference photos are purged after this
+    # the workbench (operators only: set a password unless it listens on loopback)
+    workbench_user: str = "operator"
+    workbench_password: SecretStr | None = None
     # the worker
     worker_grace_s: int = 60  # on SIGTERM: finish the current job within this, else hand it back
     job_heartbeat_s: int = 30  # a running job silent this long is taken to have lost its worker

@@ -62,6 +62,9 @@ class IdentityParams(Params):
     mask_core: Annotated[float, Field(ge=0.3, le=2.0)] = 1.0
     mask_dilation: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     mask_feather: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
+    # Where the face is, as fractions (x0, y0, x1, y1) of the picture, when an operator places
+    # it by hand instead of trusting face detection.
+    face_box: tuple[Fraction, Fraction, Fraction, Fraction] | None = None
     seed: Seed = 0
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +14,7 @@ from core.diffusion.components import SDXLComponents, load_sdxl
 from core.diffusion.composition import CompositionResult, CompositionStage
 from core.diffusion.crop import CropBox, crop, face_crop_box, paste_back
 from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
+from core.diffusion.faces.analysis import face_from_box
 from core.diffusion.identity import IdentityRequest, IdentityStage
 from core.diffusion.masks import face_change_map
 from core.diffusion.params import PortraitParams
@@ -115,10 +117,16 @@ class PortraitPipeline:
         *,
         on_step: OnStep | None = None,
         should_stop: ShouldStop = never,
+        edit_map: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> PortraitResult:
-        """Stage 2 on an existing base image (stage 1's, or any picture with a face)."""
+        """Stage 2 on an existing base image (stage 1's, or any picture with a face).
+
+        `edit_map` may change the automatic change map first (the workbench's brush).
+        """
         started = time.perf_counter()
         notes = [r.note for r in references if r.note]
+        if face is None and params.identity.face_box is not None:
+            face = FaceChoice(face_from_box(params.identity.face_box, base.size), 1)
         if face is None:
             face = choose_face(self.analyzer.detect(base), self.analyzer.min_score)
             if face is None:
@@ -130,6 +138,8 @@ class PortraitPipeline:
         box = face_crop_box(face.face, base.size, p.crop_margin, p.crop_size)
         face_crop = crop(base, box)
         change = face_change_map(face.face, box, p.mask_core, p.mask_dilation, p.mask_feather)
+        if edit_map is not None:
+            change = edit_map(change)
         # 3. Stage 2: identity from the references
         request = IdentityRequest(
             crop=face_crop,

@@ -84,3 +84,12 @@ def choose_face(faces: list[Face], min_score: float = 0.0) -> FaceChoice | None:
     if not confident:
         return None
     return FaceChoice(max(confident, key=lambda f: f.area), len(confident))
+
+
+def face_from_box(box: tuple[float, float, float, float], size: tuple[int, int]) -> Face:
+    """A face placed by hand: a box in fractions of the picture, eyes where faces have them."""
+    width, height = size
+    x0, y0, x1, y1 = box[0] * width, box[1] * height, box[2] * width, box[3] * height
+    w, h = x1 - x0, y1 - y0
+    eyes = np.array([[x0 + 0.32 * w, y0 + 0.4 * h], [x0 + 0.68 * w, y0 + 0.4 * h]], np.float32)
+    return Face(box=(x0, y0, x1, y1), landmarks=eyes, score=1.0)
