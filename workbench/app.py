@@ -209,7 +209,7 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
         stage2.click(
             run_stage2,
             [bench, params_json, paint],
-            [base, editor, slider, steps_view, final_file, stats, params_json, bench],
+            [final, editor, slider, steps_view, final_file, stats, params_json, bench],
             api_name="stage2",
             concurrency_id=GPU,
         )

@@ -60,7 +60,7 @@ def test_stage_one_once_then_stage_two_twice_reuses_the_base(client, astronaut_f
 
     (faces,) = [client.predict(paths=[handle_file(astronaut_file)], api_name="/references")]
     assert len(faces) == 1
-    base, counters = client.predict(text=PARAMS.model_dump_json(), api_name="/stage1")
+    base, _ = client.predict(text=PARAMS.model_dump_json(), api_name="/stage1")
     assert Image.open(base).size == (64, 64)
     for _ in range(2):
         out = client.predict(text=PARAMS.model_dump_json(), painted=None, api_name="/stage2")
@@ -163,5 +163,5 @@ def test_mistakes_come_back_as_messages(client) -> None:
 def test_a_wrong_password_is_refused(workbench_url) -> None:
     from gradio_client import Client
 
-    with pytest.raises(Exception, match="(?i)login|auth|password|credentials"):
+    with pytest.raises(Exception, match=r"(?i)login|auth|password|credentials"):
         Client(workbench_url, auth=("operator", "wrong"), verbose=False)
