@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import compose, db, models, portrait, prompt, serve, users, worker
+from cli import bot, compose, db, models, portrait, prompt, serve, users, worker
 from cli import workbench as workbench_cli
 from core.errors import NarcisError
 
@@ -26,6 +26,7 @@ app.command()(compose.compose)
 app.command()(prompt.prompt)
 app.command()(worker.worker)
 app.command()(serve.serve)
+app.command()(bot.bot)
 app.command()(workbench_cli.workbench)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")

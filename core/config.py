@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None
     discord_token: SecretStr | None = None
+    discord_guild_id: int | None = None  # development: sync commands to this guild only
+    discord_operator_role: str = "operators"
     # media: a local folder under the data dir unless an S3 bucket is named
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None

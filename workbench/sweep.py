@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image
 from pydantic import ValidationError
 
 from core.diffusion.params import PortraitParams
 from core.errors import UserInputError
+from core.sheets import contact_sheet
 
 MAX_CELLS = 16
 SWEEPABLE = (
@@ -78,12 +79,4 @@ def touches_stage_one(axes: list[tuple[str, list[str]]]) -> bool:
 def grid(
     images: list[Image.Image], labels: list[str], columns: int, cell: int = 256
 ) -> Image.Image:
-    rows = -(-len(images) // columns)
-    caption = 22
-    sheet = Image.new("RGB", (columns * cell, rows * (cell + caption)), (12, 12, 14))
-    draw = ImageDraw.Draw(sheet)
-    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
-        x, y = (index % columns) * cell, (index // columns) * (cell + caption)
-        sheet.paste(image.convert("RGB").resize((cell, cell)), (x, y + caption))
-        draw.text((x + 6, y + 5), label, fill=(230, 220, 200))
-    return sheet
+    return contact_sheet(images, labels, columns, cell)

@@ -95,6 +95,17 @@ class JobQueue:
             heartbeat=self.heartbeat_s,
         )
 
+    async def write_prompt(
+        self, idea: str, style: str = "none", seed: int = 0, timeout: float = 120
+    ) -> dict:
+        """Ask a worker to run the prompt agent; its reply, or {"error": reason}."""
+        reply = await self.saq.apply(
+            "write_prompt", idea=idea, style=style, seed=seed, timeout=timeout
+        )
+        if reply is None:
+            raise CapacityError("no worker answered in time; try again shortly")
+        return reply
+
     async def status(self, job_id: str) -> JobStatus:
         async with self.db.session() as session:
             job = await session.get(Job, _uuid(job_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from uuid_utils import uuid7
@@ -23,6 +23,8 @@ class PortraitSpec(BaseModel):
     style: str = "none"
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     params: PortraitParams | None = None  # explicit parameters instead of an idea
+    # With an idea: changes to the worker's default parameters, e.g. {"identity": {"steps": 8}}
+    overrides: dict[str, dict[str, Any]] | None = None
     base: str | None = None  # media key of a picture to refine: skips stage 1
     origin: Literal["web", "bot", "workbench"] = "web"
     session_id: str | None = None  # the guest session that pays a token

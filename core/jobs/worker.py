@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from PIL import Image
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from saq import CronJob, Worker
 from sqlalchemy import select
@@ -96,7 +97,7 @@ def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
 
     return Worker(
         state.queue.saq,
-        functions=[("run_portrait", run_portrait)],
+        functions=[("run_portrait", run_portrait), ("write_prompt", write_prompt)],
         cron_jobs=[CronJob(purge_old_references, cron="17 3 * * *", unique=True)],
         concurrency=concurrency,
         startup=startup,
@@ -115,6 +116,16 @@ async def purge_old_references(ctx: dict) -> int:
         "purged %d reference photos older than %d days", removed, state.settings.retention_days
     )
     return removed
+
+
+async def write_prompt(ctx: dict, *, idea: str, style: str = "none", seed: int = 0) -> dict:
+    """The prompt agent, for front ends that must not load models (the bot's /idea)."""
+    state: WorkerState = ctx["state"]
+    try:
+        result = await asyncio.to_thread(state.agent.run, idea, style, seed)
+    except UserInputError as exc:
+        return {"error": str(exc)}
+    return result.model_dump(mode="json")
 
 
 async def run_portrait(ctx: dict, *, job_id: str) -> dict:
@@ -224,7 +235,7 @@ class JobRun:
             return spec.params
         written = self.state.agent.run(spec.idea or "portrait", style=spec.style, seed=spec.seed)
         size, steps = self.state.settings.portrait_size, self.state.settings.portrait_steps
-        return PortraitParams(
+        params = PortraitParams(
             idea=spec.idea,
             composition=CompositionParams(
                 prompt=written.prompt,
@@ -236,6 +247,15 @@ class JobRun:
             ),
             identity=IdentityParams(steps=steps, crop_size=min(1024, size), seed=spec.seed),
         )
+        if not spec.overrides:
+            return params
+        data = params.model_dump()
+        for section, changes in spec.overrides.items():
+            data[section] |= changes
+        try:
+            return PortraitParams.model_validate(data)
+        except ValidationError as exc:
+            raise UserInputError(f"invalid parameters: {exc.errors()[0]['msg']}") from None
 
     async def image(self, key: str) -> Image.Image:
         data = await self.state.media.get(key)

@@ -18,10 +18,9 @@ from sqlalchemy import select
 
 from core.store.db import Database
 from core.store.models import Portrait
+from core.store.wall import NEW_CHANNEL, VERSION_KEY, bump_wall
 
 PAGE_SIZE = 12
-VERSION_KEY = "narcis:wall:version"
-NEW_CHANNEL = "narcis:wall:new"
 CACHE_TTL = 3600
 
 
@@ -41,6 +40,9 @@ class WallPage:
     items: list[WallItem]
     next_cursor: str | None
     query: str | None
+
+
+__all__ = ["NEW_CHANNEL", "Wall", "slugify"]
 
 
 def slugify(text: str | None) -> str:
@@ -101,8 +103,7 @@ class Wall:
 
     async def bump(self) -> None:
         """A portrait joined or left the wall: every cached page is now stale."""
-        await self.redis.incr(VERSION_KEY)
-        await self.redis.publish(NEW_CHANNEL, "1")
+        await bump_wall(self.redis)
 
     @staticmethod
     def cache_key(version: int, kind: str, cursor: str | None, query: str | None) -> str:

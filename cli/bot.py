@@ -1,0 +1,47 @@
+"""`narcis bot`: the operators' Discord bot (token from NARCIS_DISCORD_TOKEN)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import settings
+
+
+def bot(
+    sync_global: Annotated[
+        bool,
+        typer.Option(
+            help="publish the commands to every guild (slow to appear; do it once per release)"
+        ),
+    ] = False,
+) -> None:
+    """Run the Discord bot: /portrait, /idea, /set, /settings, /preset, /sweep, /batch."""
+    import asyncio
+
+    from bot.app import NarcisBot
+    from bot.services import BotServices
+    from core.errors import ConfigError
+    from core.logs import configure_json_logging
+
+    config = settings()
+    if config.discord_token is None:
+        raise ConfigError(
+            "NARCIS_DISCORD_TOKEN: set it to the bot's token from the Discord developer portal"
+        )
+    configure_json_logging()
+    client = NarcisBot(
+        BotServices.build(config),
+        test_guild=config.discord_guild_id,
+        operator_role=config.discord_operator_role,
+    )
+
+    async def run() -> None:
+        async with client:
+            if sync_global:
+                await client.login(config.discord_token.get_secret_value())
+                await client.tree.sync()
+            await client.start(config.discord_token.get_secret_value())
+
+    asyncio.run(run())

@@ -1,0 +1,56 @@
+import inspect
+
+import pytest
+from discord import app_commands
+
+from tests.bot.fakes import FakeInteraction, FakeRole, FakeUser
+
+OPERATOR = FakeUser(1, [FakeRole("operators")], "op")
+VISITOR = FakeUser(2, [], "visitor")
+
+
+@pytest.fixture
+def bot(stack):
+    """The real bot and cog over a real Redis queue and database (no Discord connection)."""
+    import asyncio
+
+    from bot.app import NarcisBot
+    from bot.commands import Portraits
+    from bot.services import BotServices
+    from core.config import load_settings
+    from core.jobs.queue import JobQueue
+    from core.store.db import Database
+
+    settings = load_settings(
+        data_dir=stack.root, database_url=stack.database_url, redis_url=stack.redis_url
+    )
+    db = Database(stack.database_url)
+    services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db, 3))
+    client = NarcisBot(services)
+    asyncio.run(client.add_cog(Portraits(client, services)))
+    return client
+
+
+def find_command(client, name: str) -> app_commands.Command:
+    parts = name.split()
+    command = client.tree.get_command(parts[0])
+    for part in parts[1:]:
+        command = command.get_command(part)
+    return command
+
+
+async def invoke(client, name: str, /, user: FakeUser = OPERATOR, interaction=None, **options):
+    """What discord.py does with an incoming command: checks, callback, error handler."""
+    interaction = interaction or FakeInteraction(client, user, name.split()[0])
+    command = find_command(client, name)
+    try:
+        for check in command.checks:
+            allowed = check(interaction)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                raise app_commands.CheckFailure()
+        await command.callback(command.binding, interaction, **options)
+    except Exception as error:
+        await client.on_command_error(interaction, error)
+    return interaction
