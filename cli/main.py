@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import bot, compose, db, models, portrait, prompt, serve, users, worker
+from cli import bench, bot, compose, db, models, portrait, prompt, serve, users, worker
 from cli import workbench as workbench_cli
 from core.errors import NarcisError
 
@@ -30,6 +30,7 @@ app.command()(bot.bot)
 app.command()(workbench_cli.workbench)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(bench.app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,13 +25,21 @@ SCHEDULERS: dict[str, Callable[[dict], SchedulerMixin]] = {
 
 
 def make_scheduler(
-    name: str, config: dict, timesteps: list[int], device: torch.device
+    name: str, config: dict, timesteps: list[int], device: torch.device, for_loop: bool = True
 ) -> SchedulerMixin:
-    """A fresh scheduler set to exactly `timesteps` (schedulers keep per-run state)."""
+    """A fresh scheduler set to exactly `timesteps` (schedulers keep per-run state).
+
+    `for_loop=False` gives one for `add_noise` at arbitrary steps: a begin index would make
+    every `add_noise` call use the first step's noise level.
+    """
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r} (choose from {', '.join(SCHEDULERS)})")
     scheduler = SCHEDULERS[name](config)
     scheduler.set_timesteps(timesteps=timesteps, device=device)
+    if for_loop:
+        # Start at step 0 explicitly: otherwise the first step looks its timestep up in the
+        # schedule with a tensor comparison, a GPU→CPU sync inside the loop.
+        scheduler.set_begin_index(0)
     return scheduler
 
 

@@ -100,7 +100,10 @@ class IdentityStage:
         noise = initial_noise(tuple(original.shape), p.seed).to(c.device)
         change = to_latent(req.change_map, original.shape[-1]).to(c.device)
         masks = step_masks(change, p.steps)
-        renoised = [scheduler.add_noise(original, noise, t.reshape(1)) for t in scheduler.timesteps]
+        noiser = make_scheduler(
+            p.scheduler, c.scheduler_config, ays_timesteps(p.steps), c.device, for_loop=False
+        )
+        renoised = [noiser.add_noise(original, noise, t.reshape(1)) for t in noiser.timesteps]
         # 5. Denoising loop: re-insert the re-noised original where the mask holds
         loop = DenoiseLoop(
             c.unet,

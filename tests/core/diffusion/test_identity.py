@@ -1,5 +1,7 @@
 """Stage 2 on tiny models: the differential-diffusion algorithm and identity conditioning."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -64,12 +66,19 @@ def renoised_original(stage, req):
     scheduler = make_scheduler(
         req.params.scheduler, c.scheduler_config, ays_timesteps(req.params.steps), c.device
     )
+    noiser = make_scheduler(
+        req.params.scheduler,
+        c.scheduler_config,
+        ays_timesteps(req.params.steps),
+        c.device,
+        for_loop=False,
+    )
     original = encode(c, to_tensor(req.crop)).float()
     noise = initial_noise(tuple(original.shape), req.params.seed)
     return (
         original,
         scheduler,
-        [scheduler.add_noise(original, noise, t.reshape(1)) for t in scheduler.timesteps],
+        [noiser.add_noise(original, noise, t.reshape(1)) for t in noiser.timesteps],
     )
 
 
@@ -87,6 +96,12 @@ def test_each_step_reinserts_the_renoised_original_where_its_mask_holds(
         assert torch.allclose(sample[held], renoised[i][held]), f"step {i}"
         if i > 0:
             assert not torch.allclose(sample[~held], renoised[i][~held])
+
+
+def test_the_renoised_original_gets_cleaner_step_by_step(stage, face_crop, references) -> None:
+    original, _, renoised = renoised_original(stage, request(face_crop, references, ramp()))
+    distances = [float((r - original).std()) for r in renoised]
+    assert all(a > b for a, b in itertools.pairwise(distances)), distances
 
 
 def test_all_change_reproduces_a_plain_img2img_loop(stage, face_crop, references) -> None:
