@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from cli import bench, bot, compose, db, models, portrait, prompt, serve, users, worker
+from cli import bench, bot, compose, db, gpu, models, portrait, prompt, serve, users, worker
 from cli import workbench as workbench_cli
 from core.errors import NarcisError
 
@@ -27,6 +27,8 @@ app.command()(prompt.prompt)
 app.command()(worker.worker)
 app.command()(serve.serve)
 app.command()(bot.bot)
+app.command(name="spot-watch")(gpu.spot_watch)
+app.command(name="gpu-controller")(gpu.gpu_controller)
 app.command()(workbench_cli.workbench)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")

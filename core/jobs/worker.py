@@ -15,6 +15,7 @@ import asyncio
 import io
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -59,6 +60,8 @@ class WorkerState:
     media: MediaStore
     queue: JobQueue
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # Set on SIGUSR1 (a spot interruption is coming): hand the current job back right away.
+    evacuate: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def redis(self) -> Redis:
@@ -90,12 +93,14 @@ class WorkerState:
 def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
     async def startup(ctx: dict) -> None:
         ctx["state"] = state
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: evacuate(state, worker))
         await asyncio.to_thread(lambda: state.pipeline)  # load models before taking a job
         metrics.serve_metrics(state.settings.metrics_port)
         recovered = await state.queue.recover()
         log.info("worker %s ready (%d unfinished jobs re-queued)", state.worker_id, recovered)
 
-    return Worker(
+    worker = Worker(
         state.queue.saq,
         functions=[("run_portrait", run_portrait), ("write_prompt", write_prompt)],
         cron_jobs=[CronJob(purge_old_references, cron="17 3 * * *", unique=True)],
@@ -106,6 +111,14 @@ def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
         timers={"sweep": SWEEP_S, "abort": 1, "stats": 10, "schedule": 1},
         id=state.worker_id,
     )
+    return worker
+
+
+def evacuate(state: WorkerState, worker: Worker) -> None:
+    """Stop taking jobs and hand the current one back now (no grace: the host is going)."""
+    log.warning("evacuating: the host is about to be interrupted")
+    state.evacuate.set()
+    worker.event.set()
 
 
 async def purge_old_references(ctx: dict) -> int:
@@ -158,7 +171,8 @@ class JobRun:
             await self.fail(str(exc), refund=True)
             return {"status": "failed"}
         except asyncio.CancelledError:
-            await self.hand_back("the worker is shutting down")
+            if not self.state.evacuate.is_set():
+                await self.hand_back("the worker is shutting down")
             raise
         except Exception as exc:
             log.exception("job %s failed", self.job_id)
@@ -191,11 +205,18 @@ class JobRun:
     async def with_heartbeat(self, work):
         """Run `work`, touching the SAQ job and watching for cancellation meanwhile."""
         task = asyncio.ensure_future(work)
+        evacuation = asyncio.ensure_future(self.state.evacuate.wait())
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=self.state.queue.heartbeat_s / 3)
-                if done:
+                done, _ = await asyncio.wait(
+                    {task, evacuation},
+                    timeout=self.state.queue.heartbeat_s / 3,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if task in done:
                     return task.result()
+                if evacuation in done:
+                    await self.leave(task)
                 await self.saq_job.update()
                 await self.refresh_queue_depth()
                 if await self.status() == "cancelled":
@@ -204,6 +225,17 @@ class JobRun:
             self.stop.set()  # the thread stops at its next step
             await asyncio.wait({task}, timeout=60)
             raise
+        finally:
+            evacuation.cancel()
+
+    async def leave(self, task: asyncio.Future) -> None:
+        """Evacuation: stop painting, put the job back on the queue ourselves (SAQ only
+        re-queues jobs it cancelled itself), and end this attempt."""
+        self.stop.set()
+        await asyncio.wait({task}, timeout=60)
+        await self.hand_back("the host is being interrupted")
+        await self.saq_job.retry("handed back before a spot interruption")
+        raise asyncio.CancelledError
 
     async def make(self, spec: PortraitSpec) -> dict:
         params = await asyncio.to_thread(self.params_for, spec)
