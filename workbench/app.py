@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from core.config import Settings
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
@@ -190,10 +191,8 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
             result = bench_app.stage_two(state, params, painted, progress_hook(progress))
             path = Path(tempfile.mkdtemp()) / "narcis-final.png"
             save_png(result.final, result.params, path)
-            change = result.change_map.convert("L")
-            import numpy as np
-
-            shown = overlay(result.crop, np.asarray(change, dtype=np.float32) / 255.0)
+            change = np.asarray(result.change_map.convert("L"), dtype=np.float32) / 255.0
+            shown = overlay(result.crop, change)
             gallery = [(image, name) for name, image in result.intermediates().items()]
             return (
                 result.final,
@@ -203,13 +202,14 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
                 str(path),
                 stats_json(state),
                 result.params.model_dump_json(indent=2),
+                plot_for(result.params, change),
                 state,
             )
 
         stage2.click(
             run_stage2,
             [bench, params_json, paint],
-            [final, editor, slider, steps_view, final_file, stats, params_json, bench],
+            [final, editor, slider, steps_view, final_file, stats, params_json, plot, bench],
             api_name="stage2",
             concurrency_id=GPU,
         )
@@ -357,12 +357,14 @@ def params_to_controls(params: PortraitParams, controls: dict) -> dict[str, Any]
     return out
 
 
-def plot_for(params: PortraitParams):
+def plot_for(params: PortraitParams, change: np.ndarray | None = None):
+    """The stage-2 schedule; with a change map, also how many pixels are free per step."""
     from core.diffusion.schedule import guided_step_count
 
     identity = params.identity
     return schedule_plot(
         identity.steps,
+        change,
         guided=guided_step_count(identity.steps, identity.guidance_cutoff),
         merge_step=identity.start_merge_step,
     )

@@ -78,6 +78,7 @@ class PortraitParams(Params):
 
     kind: Literal["portrait"] = "portrait"
     version: Literal[1] = 1
+    tier: Literal["quality", "fast", "preview"] = "quality"  # fast: the few-step LoRA, if any
     idea: Annotated[str, Field(max_length=60)] | None = None
     composition: CompositionParams
     identity: IdentityParams = IdentityParams()

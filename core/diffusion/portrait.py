@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,7 @@ class PortraitPipeline:
         self.composition = CompositionStage(components)
         self.identity = identity
         self.analyzer = analyzer
+        self.fast_tier: FastTier | None = None
 
     @classmethod
     def load(
@@ -68,7 +70,15 @@ class PortraitPipeline:
         analyzer = make_analyzer(layout.faces, use_cuda=device.type == "cuda")
         pipeline = cls(components, IdentityStage(components, photomaker), analyzer)
         pipeline.lora_weights = photomaker.lora  # kept for the benchmark's unfused reference
+        if layout.fast_lora is not None:
+            pipeline.fast_tier = FastTier.load(components.unet, layout.fast_lora)
         return pipeline
+
+    def tier(self, params: PortraitParams) -> contextlib.AbstractContextManager:
+        """The fast tier's LoRA is switched on for fast-tier portraits only."""
+        if self.fast_tier is None:
+            return contextlib.nullcontext()
+        return self.fast_tier.active(params.tier == "fast")
 
     def references(self, photos: list[tuple[str, Image.Image]]) -> list[Reference]:
         size = self.identity.encoder.config.image_size
@@ -84,7 +94,8 @@ class PortraitPipeline:
     ) -> PortraitResult:
         started = time.perf_counter()
         # 1. Stage 1, with a new seed while the picture has no face
-        base, face, params = self.compose_with_face(params, on_step, should_stop)
+        with self.tier(params):
+            base, face, params = self.compose_with_face(params, on_step, should_stop)
         result = self.refine(
             base.image, face, params, references, on_step=on_step, should_stop=should_stop
         )
@@ -157,7 +168,8 @@ class PortraitPipeline:
             negative_prompt=params.composition.negative_prompt,
             class_word=p.class_word or class_word(references),
         )
-        refined = self.identity(request, on_step=on_step, should_stop=should_stop)
+        with self.tier(params):
+            refined = self.identity(request, on_step=on_step, should_stop=should_stop)
         # 4. Paste back
         final = paste_back(base, refined.image, change, box)
         return PortraitResult(
@@ -171,6 +183,34 @@ class PortraitPipeline:
             seconds={"identity": refined.seconds, "refine": time.perf_counter() - started},
             unet_batches={"identity": list(refined.unet_batches)},
         )
+
+
+class FastTier:
+    """A few-step LoRA kept as a separate adapter, switched on per portrait."""
+
+    ADAPTER = "fast"
+
+    def __init__(self, unet: torch.nn.Module) -> None:
+        self.unet = unet
+
+    @classmethod
+    def load(cls, unet: torch.nn.Module, path) -> FastTier:
+        from safetensors.torch import load_file
+
+        unet.load_lora_adapter(load_file(path), prefix="unet", adapter_name=cls.ADAPTER)
+        unet.disable_adapters()
+        return cls(unet)
+
+    @contextlib.contextmanager
+    def active(self, on: bool) -> Iterator[None]:
+        if not on:
+            yield
+            return
+        self.unet.enable_adapters()
+        try:
+            yield
+        finally:
+            self.unet.disable_adapters()
 
 
 def _map_image(change: np.ndarray) -> Image.Image:

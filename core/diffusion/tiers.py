@@ -34,6 +34,7 @@ def apply_tier(params: PortraitParams, tier: str, keep_size: bool = False) -> Po
         identity |= {"crop_size": min(params.identity.crop_size, spec.size)}
     return params.model_copy(
         update={
+            "tier": tier,
             "composition": params.composition.model_copy(update=composition),
             "identity": params.identity.model_copy(update=identity),
         }

@@ -37,6 +37,12 @@ class ModelLayout:
         return self.root / "photomaker"
 
     @property
+    def fast_lora(self) -> Path | None:
+        """A few-step LoRA for the fast tier (e.g. Hyper-SD 8-step), if one is installed."""
+        found = sorted((self.root / "fast").glob("*.safetensors"))
+        return found[0] if found else None
+
+    @property
     def faces(self) -> Path:
         return self.root / "faces"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+from safetensors.torch import save_file
 from transformers import (
     CLIPTextConfig,
     CLIPTextModel,
@@ -138,6 +139,12 @@ def build_tiny(root: Path, seed: int = 0) -> ModelLayout:
         "perceiver_head_dim": ID_ENCODER.perceiver_head_dim,
     }
     save_photomaker(layout.photomaker_dir / "photomaker-v2.bin", encoder, lora, head_dims)
+    # A few-step LoRA for the fast tier, in the same format as Hyper-SD's.
+    fast = _tiny_lora(unet, seeds.next())
+    (layout.root / "fast").mkdir(exist_ok=True)
+    save_file(
+        {k: v.contiguous() for k, v in fast.items()}, layout.root / "fast" / "fast-lora.safetensors"
+    )
     return layout
 
 

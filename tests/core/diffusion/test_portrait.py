@@ -68,3 +68,20 @@ def test_refine_is_reproducible(portrait_pipeline, references, astronaut) -> Non
 def test_base_without_face_is_a_clear_error(portrait_pipeline, references, camera) -> None:
     with pytest.raises(NoFaceError, match="no face found in the base image"):
         portrait_pipeline.refine(Image.new("RGB", (256, 256), "gray"), None, PARAMS, references)
+
+
+def test_the_fast_tier_switches_its_lora_on_for_fast_portraits_only(
+    portrait_pipeline, references, astronaut
+) -> None:
+    from core.diffusion.tiers import apply_tier
+
+    assert portrait_pipeline.fast_tier is not None  # the tiny set ships a fast LoRA
+    quality = portrait_pipeline.refine(astronaut, None, PARAMS, references)
+    fast_params = apply_tier(PARAMS, "fast", keep_size=True).model_copy(
+        update={"identity": PARAMS.identity}
+    )  # same steps: only the LoRA differs
+    fast = portrait_pipeline.refine(astronaut, None, fast_params, references)
+    again = portrait_pipeline.refine(astronaut, None, PARAMS, references)
+    assert fast.params.tier == "fast"
+    assert fast.final.tobytes() != quality.final.tobytes()
+    assert again.final.tobytes() == quality.final.tobytes()  # switched off again afterwards
