@@ -53,3 +53,24 @@ def run_narcis(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=300,
     )
+
+
+HEAVY = ("torch", "diffusers", "transformers", "sentence_transformers", "gradio")
+
+
+def heavy_imports(*modules: str) -> str:
+    """Which heavy libraries importing `modules` drags in, in a fresh interpreter."""
+    probe = (
+        f"import sys\nimport {', '.join(modules)}\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules) or 'none')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"NARCIS_DATA_DIR": "/tmp/narcis-probe", "PATH": "/usr/bin"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()

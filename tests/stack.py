@@ -106,3 +106,14 @@ def wait_until(condition, timeout: float = 60, every: float = 0.2) -> None:
             return
         time.sleep(every)
     raise TimeoutError("condition not met in time")
+
+
+async def wait_for_step(stack: Stack, job_id: str, step: int = 1) -> None:
+    """Until the job has painted `step` steps of some stage."""
+    queue = stack.queue()
+    try:
+        async for event in queue.events(job_id, timeout=120):
+            if event.type == "step" and event.step >= step:
+                return
+    finally:
+        await queue.close()

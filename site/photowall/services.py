@@ -1,47 +1,5 @@
 """What the handlers use, built once per process by `create_app` and injected by name."""
 
-from __future__ import annotations
+from core.jobs.frontend import FrontEnd as Services
 
-from dataclasses import dataclass
-from functools import cached_property
-
-from redis.asyncio import Redis
-
-from core.config import Settings
-from core.jobs.queue import JobQueue
-from core.store.db import Database
-from core.store.factory import make_database, make_media
-from core.store.media import MediaStore
-
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    media: MediaStore
-    queue: JobQueue
-
-    @classmethod
-    def build(cls, settings: Settings) -> Services:
-        db = make_database(settings)
-        return cls(
-            settings,
-            db,
-            make_media(settings),
-            JobQueue(settings.redis_url, db, settings.job_heartbeat_s),
-        )
-
-    @property
-    def redis(self) -> Redis:
-        return self.queue.redis
-
-    @cached_property
-    def face_analyzer(self):
-        """The offline face detector, to refuse photos without a face before queueing."""
-        from core.diffusion.faces.backends import DlibAnalyzer
-
-        return DlibAnalyzer()
-
-    async def close(self) -> None:
-        await self.queue.close()
-        await self.db.dispose()
+__all__ = ["Services"]

@@ -1,26 +1,6 @@
-import subprocess
-import sys
-
-from tests.helpers import ROOT
-
-PROBE = """
-import sys
-from photowall.app import create_app
-from photowall.routes import make
-from core.diffusion.faces.backends import DlibAnalyzer
-heavy = sorted(m for m in ("torch", "diffusers", "transformers", "sentence_transformers")
-               if m in sys.modules)
-print(",".join(heavy) or "none")
-"""
+from tests.helpers import heavy_imports
 
 
-def test_the_site_never_imports_torch_or_diffusers(tmp_path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"NARCIS_DATA_DIR": str(tmp_path), "PATH": "/usr/bin"},
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "none"
+def test_the_site_never_imports_torch_or_diffusers() -> None:
+    modules = ("photowall.app", "photowall.routes.make", "core.diffusion.faces.backends")
+    assert heavy_imports(*modules) == "none"

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from core.jobs.spot import EVENTS, GpuController, SpotWatcher, WorkerControl
 from tests.core.jobs.test_worker import SLOW, finish, rows, submit
+from tests.stack import wait_for_step
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 TOKEN = "imds-session-token"
@@ -120,16 +121,7 @@ def test_interruption_hands_the_job_back_and_the_controller_replaces_the_host(st
     job_id = stack.run(submit(stack, astronaut, params=SLOW))
     first = stack.start_worker()
 
-    async def until_running():
-        queue = stack.queue()
-        try:
-            async for event in queue.events(job_id, timeout=120):
-                if event.type == "step":
-                    return
-        finally:
-            await queue.close()
-
-    stack.run(until_running())
+    stack.run(wait_for_step(stack, job_id, 1))
     asked: list[int] = []
 
     async def provision(count: int) -> None:

@@ -10,7 +10,7 @@ from core.diffusion.params import CompositionParams, IdentityParams, PortraitPar
 from core.jobs.spec import PortraitSpec
 from core.store.db import Database
 from core.store.models import Job, Portrait
-from tests.stack import wait_for
+from tests.stack import wait_for, wait_for_step
 
 PARAMS = PortraitParams(
     composition=CompositionParams(prompt="byzantine emperor", width=64, height=64, steps=2),
@@ -127,16 +127,7 @@ def test_kill_minus_nine_mid_job_then_another_worker_completes_it_once(stack, as
     job_id = stack.run(submit(stack, astronaut, params=SLOW))
     first = stack.start_worker()
 
-    async def until_running():
-        queue = stack.queue()
-        try:
-            async for event in queue.events(job_id, timeout=120):
-                if event.type == "step" and event.step >= 2:
-                    return
-        finally:
-            await queue.close()
-
-    stack.run(until_running())
+    stack.run(wait_for_step(stack, job_id, 2))
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     stack.start_worker()
@@ -153,16 +144,7 @@ def test_sigterm_hands_the_job_back_and_it_is_not_lost(stack, astronaut):
     job_id = stack.run(submit(stack, astronaut, params=SLOW))
     first = stack.start_worker(NARCIS_WORKER_GRACE_S="1")
 
-    async def until_running():
-        queue = stack.queue()
-        try:
-            async for event in queue.events(job_id, timeout=120):
-                if event.type == "step":
-                    return
-        finally:
-            await queue.close()
-
-    stack.run(until_running())
+    stack.run(wait_for_step(stack, job_id, 1))
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0
     assert "handed back to the queue" in stack.logs()
