@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from diffusers import EulerDiscreteScheduler
 
 from core.bench.configs import full_text_encoders, full_unet, full_vae
 from core.diffusion.photomaker.checkpoint import save_photomaker
@@ -17,26 +18,27 @@ LORA_RANK = 64
 
 
 def build_full(root: Path) -> ModelLayout:
+    """Write the folder one component at a time, so only one lives in memory at once."""
     layout = ModelLayout(root)
     sdxl = layout.sdxl
     torch.manual_seed(0)
     unet = full_unet("cpu")
     unet.save_pretrained(sdxl / "unet")
+    lora = _lora(unet)
+    del unet
     full_vae("cpu").save_pretrained(sdxl / "vae")
-    text_1, text_2 = full_text_encoders("cpu")
-    text_1.save_pretrained(sdxl / "text_encoder")
-    text_2.save_pretrained(sdxl / "text_encoder_2")
+    for name, encoder in zip(
+        ("text_encoder", "text_encoder_2"), full_text_encoders("cpu"), strict=True
+    ):
+        encoder.save_pretrained(sdxl / name)
+        del encoder
     tiny._write_tokenizer(sdxl / "tokenizer", pad_token="<|endoftext|>")
     tiny._write_tokenizer(sdxl / "tokenizer_2", pad_token="!")
-    from diffusers import EulerDiscreteScheduler
-
     EulerDiscreteScheduler(**tiny.SCHEDULER).save_pretrained(sdxl / "scheduler")
     tiny._write_model_index(sdxl)
-    encoder = PhotoMakerIdEncoder(IdEncoderConfig(version=2))
-    lora = _lora(unet)
     save_photomaker(
         layout.photomaker_dir / "photomaker-v2.safetensors",
-        encoder,
+        PhotoMakerIdEncoder(IdEncoderConfig(version=2)),
         lora,
         {"vision_head_dim": 64, "perceiver_head_dim": 128},
     )
