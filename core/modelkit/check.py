@@ -96,7 +96,16 @@ def _expected_shapes(name: str, config: dict) -> dict[str, tuple[int, ...]]:
 
 
 def read_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Tensor name → shape from a weights file, reading only its header where possible."""
+    """Tensor name → shape from a weights file (or a sharded checkpoint's index), reading
+    only headers where possible."""
+    if path.name.endswith(".index.json"):
+        shards = sorted(set(json.loads(path.read_text())["weight_map"].values()))
+        shapes: dict[str, tuple[int, ...]] = {}
+        for shard in shards:
+            if not (path.parent / shard).is_file():
+                raise FileNotFoundError(f"shard {shard} is missing")
+            shapes |= read_shapes(path.parent / shard)
+        return shapes
     if path.suffix == ".safetensors":
         with safe_open(str(path), framework="pt") as handle:
             return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118

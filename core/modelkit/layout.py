@@ -55,7 +55,8 @@ class ModelLayout:
         return self.photomaker_dir / PHOTOMAKER_NAMES[0]
 
     def weights_file(self, component: str) -> Path | None:
-        """The component's weights file (fp16 variant or plain; safetensors preferred)."""
+        """The component's weights (fp16 variant or plain; safetensors preferred). For a
+        sharded checkpoint this is its index file, `*.safetensors.index.json`."""
         folder = self.sdxl / component
         stem = (
             "diffusion_pytorch_model" if SDXL_COMPONENTS[component][0] == "diffusers" else "model"
@@ -66,8 +67,9 @@ class ModelLayout:
             f"{stem}.fp16.bin",
             f"{stem}.bin",
         ):
-            if (folder / name).is_file():
-                return folder / name
+            for candidate in (folder / name, folder / f"{name}.index.json"):
+                if candidate.is_file():
+                    return candidate
         return None
 
     def variant(self, component: str) -> str | None:

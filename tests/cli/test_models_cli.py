@@ -47,3 +47,22 @@ def test_tiny_writes_a_folder_that_checks(tmp_path: Path) -> None:
     target, data = str(tmp_path / "m"), tmp_path / "var"
     assert run_narcis("models", "tiny", "--dir", target, data=data).returncode == 0
     assert run_narcis("models", "check", "--dir", target, data=data).returncode == 0
+
+
+def test_sharded_checkpoints_are_understood(tiny_models: Path, tmp_path: Path) -> None:
+    from diffusers import UNet2DConditionModel
+
+    sharded = tmp_path / "models"
+    shutil.copytree(tiny_models, sharded)
+    unet_dir = sharded / "sdxl/unet"
+    unet = UNet2DConditionModel.from_pretrained(unet_dir)
+    for old in unet_dir.glob("*.safetensors"):
+        old.unlink()
+    unet.save_pretrained(unet_dir, max_shard_size="2MB")
+    shards = sorted(unet_dir.glob("diffusion_pytorch_model-*.safetensors"))
+    assert len(shards) >= 2
+    ok = run_narcis("models", "check", "--dir", str(sharded), data=tmp_path / "var")
+    assert ok.returncode == 0, ok.stdout
+    shards[-1].unlink()
+    broken = run_narcis("models", "check", "--dir", str(sharded), data=tmp_path / "var")
+    assert broken.returncode == 1 and f"shard {shards[-1].name} is missing" in broken.stdout
