@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
@@ -12,6 +10,7 @@ from litestar.response import Response, Template
 from sqlalchemy import select
 
 from core.store.models import Portrait
+from photowall.portraits import parse_id
 from photowall.render import render
 from photowall.services import Services
 from photowall.visitor import visitor
@@ -50,17 +49,10 @@ async def toggle(request: Request, services: Services, portrait_id: str, flag: s
     if flag not in ("curated", "hidden"):
         raise NotFoundException()
     async with services.db.session() as session:
-        portrait = await session.get(Portrait, _id(portrait_id))
+        portrait = await session.get(Portrait, parse_id(portrait_id))
         if portrait is None:
             raise NotFoundException()
         setattr(portrait, flag, not getattr(portrait, flag))
     await Wall(services.db, services.redis).bump()
     html = render(request, "partials/admin_row.html", portrait=portrait, item=to_item(portrait))
     return Response(html, media_type="text/html; charset=utf-8")
-
-
-def _id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFoundException() from None

@@ -27,6 +27,7 @@ from core.prompt.styles import STYLES
 from core.store.models import Portrait
 from core.store.references import store_reference
 from core.store.retention import erase_session
+from photowall.portraits import find_portrait
 from photowall.render import render
 from photowall.services import Services
 from photowall.visitor import balance, ensure_guest, visitor
@@ -132,7 +133,7 @@ async def _form_error(
 
 @get("/jobs/{job_id:str}", name="job")
 async def job_page(services: Services, job_id: str) -> Template:
-    portrait = await _portrait(services, job_id)
+    portrait = await find_portrait(services, job_id)
     status = await services.queue.status(job_id)
     return Template(
         "pages/job.html",
@@ -142,12 +143,12 @@ async def job_page(services: Services, job_id: str) -> Template:
 
 @get("/jobs/{job_id:str}/events", name="job_events")
 async def job_events(request: Request, services: Services, job_id: str) -> ServerSentEvent:
-    await _portrait(services, job_id)
+    await find_portrait(services, job_id)
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for event in services.queue.events(job_id, timeout=1800):
             if event.type in TERMINAL:
-                portrait = await _portrait(services, job_id)
+                portrait = await find_portrait(services, job_id)
                 html = render(
                     request,
                     "partials/job_result.html",
@@ -165,7 +166,7 @@ async def job_events(request: Request, services: Services, job_id: str) -> Serve
 
 @get("/p/{portrait_id:str}/{slug:str}", name="portrait")
 async def portrait_page(services: Services, portrait_id: str, slug: str) -> Response:
-    portrait = await _portrait(services, portrait_id)
+    portrait = await find_portrait(services, portrait_id)
     if portrait.hidden or portrait.status != "done":
         raise NotFoundException()
     if slug != slugify(portrait.idea):
@@ -211,15 +212,3 @@ async def erase_mine(request: Request, services: Services) -> Redirect:
 
         await Wall(services.db, services.redis).bump()
     return Redirect("/me", status_code=303)
-
-
-async def _portrait(services: Services, portrait_id: str) -> Portrait:
-    try:
-        pid = uuid.UUID(portrait_id)
-    except ValueError:
-        raise NotFoundException() from None
-    async with services.db.session() as session:
-        portrait = await session.get(Portrait, pid)
-    if portrait is None:
-        raise NotFoundException()
-    return portrait

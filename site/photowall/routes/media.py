@@ -6,14 +6,13 @@ Only finished, visible portraits are served; reference photos never are.
 from __future__ import annotations
 
 import re
-import uuid
 
 from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.response import Response
 
 from core.store.media import MediaNotFound
-from core.store.models import Portrait
+from photowall.portraits import find_portrait
 from photowall.services import Services
 from photowall.wall import slugify
 
@@ -29,14 +28,10 @@ async def image(
     match = _NAME.match(name)
     if match is None:
         raise NotFoundException()
-    try:
-        pid = uuid.UUID(portrait_id)
-    except ValueError:
-        raise NotFoundException() from None
-    async with services.db.session() as session:
-        portrait = await session.get(Portrait, pid)
-    if portrait is None or portrait.hidden or portrait.status != "done":
+    portrait = await find_portrait(services, portrait_id)
+    if portrait.hidden or portrait.status != "done":
         raise NotFoundException()
+    pid = portrait.id
     width, ext = match["width"], match["ext"]
     key = f"portraits/{pid}/{width}.{ext}" if width else f"portraits/{pid}/final.png"
     try:
