@@ -12,6 +12,7 @@ from bot.buttons import ResultButton
 from bot.commands import Portraits
 from bot.errors import error_message
 from bot.guards import OPERATOR_ROLE, Cooldowns
+from bot.operators import Operators
 from bot.services import BotServices
 
 log = logging.getLogger("narcis.bot")
@@ -33,6 +34,7 @@ class NarcisBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(Portraits(self, self.services))
+        await self.add_cog(Operators(self, self.services))
         self.add_dynamic_items(ResultButton)
         if self.test_guild is not None:  # development: commands appear at once in one guild
             guild = discord.Object(id=self.test_guild)

@@ -16,6 +16,7 @@ def bot(stack):
 
     from bot.app import NarcisBot
     from bot.commands import Portraits
+    from bot.operators import Operators
     from bot.services import BotServices
     from core.config import load_settings
     from core.jobs.queue import JobQueue
@@ -27,7 +28,12 @@ def bot(stack):
     db = Database(stack.database_url)
     services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db, 3))
     client = NarcisBot(services)
-    asyncio.run(client.add_cog(Portraits(client, services)))
+
+    async def add_cogs() -> None:
+        await client.add_cog(Portraits(client, services))
+        await client.add_cog(Operators(client, services))
+
+    asyncio.run(add_cogs())
     return client
 
 
