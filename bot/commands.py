@@ -57,9 +57,7 @@ class Portraits(commands.Cog):
         data = await self.checked_photo(face)
         await interaction.response.defer(thinking=True)
         key = await store_reference(self.services.db, self.services.media, data, face.filename)
-        values = await parameters.load(
-            self.services.redis, interaction.user.id, interaction.channel_id
-        )
+        values = await parameters.for_interaction(self.services.redis, interaction)
         first = seed if seed is not None else uuid.uuid4().int % 2**31
         jobs = [
             await self.submit(key, idea, style or values["style"], first + i, values)
@@ -175,9 +173,7 @@ class Portraits(commands.Cog):
     ) -> None:
         """Reroll: a new scene (new seed). Variations: the same scene, a new identity pass."""
         await interaction.response.send_message("On it.", ephemeral=True)
-        values = await parameters.load(
-            self.services.redis, interaction.user.id, interaction.channel_id
-        )
+        values = await parameters.for_interaction(self.services.redis, interaction)
         key = await self.reference_of(portrait)
         seed = uuid.uuid4().int % 2**31 if new_seed else portrait.seed
         extra = {} if new_seed else {"identity": {"seed": uuid.uuid4().int % 2**31}}

@@ -70,9 +70,7 @@ class Operators(commands.Cog):
 
     @app_commands.command(name="settings", description="Show your generation parameters.")
     async def show_settings(self, interaction: discord.Interaction) -> None:
-        values = await parameters.load(
-            self.services.redis, interaction.user.id, interaction.channel_id
-        )
+        values = await parameters.for_interaction(self.services.redis, interaction)
         await interaction.response.send_message(settings_text(values), ephemeral=True)
 
     preset = app_commands.Group(
@@ -87,7 +85,7 @@ class Operators(commands.Cog):
     ) -> None:
         values = await parameters.load(self.services.redis, interaction.user.id)
         await save_preset(
-            self.services.settings, f"bot:{name}", {"bot": values}, owner=str(interaction.user.id)
+            self.services.db, f"bot:{name}", {"bot": values}, owner=str(interaction.user.id)
         )
         await interaction.response.send_message(f"Saved preset **{name}**.", ephemeral=True)
 
@@ -96,7 +94,7 @@ class Operators(commands.Cog):
     async def preset_load(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 80]
     ) -> None:
-        stored = await load_preset(self.services.settings, f"bot:{name}")
+        stored = await load_preset(self.services.db, f"bot:{name}")
         values = {k: v for k, v in stored.get("bot", {}).items() if k in parameters.PARAMETERS}
         await parameters.replace(self.services.redis, "user", interaction.user.id, values)
         await interaction.response.send_message(f"Loaded preset **{name}**.", ephemeral=True)
@@ -105,7 +103,7 @@ class Operators(commands.Cog):
     async def preset_list(self, interaction: discord.Interaction) -> None:
         names = [
             n.removeprefix("bot:")
-            for n in await preset_names(self.services.settings)
+            for n in await preset_names(self.services.db)
             if n.startswith("bot:")
         ]
         await interaction.response.send_message(
@@ -143,9 +141,7 @@ class Operators(commands.Cog):
             await interaction.followup.send("Sweep cancelled.", ephemeral=True)
             return
         key = await store_reference(self.services.db, self.services.media, data, face.filename)
-        base = await parameters.load(
-            self.services.redis, interaction.user.id, interaction.channel_id
-        )
+        base = await parameters.for_interaction(self.services.redis, interaction)
         seed = uuid.uuid4().int % 2**31
         jobs = [
             await self.portraits.submit(key, plan.idea, base["style"], seed, base | combo)
@@ -193,9 +189,7 @@ class Operators(commands.Cog):
             await self.portraits.checked_photo(f) for f in (face, face2, face3) if f is not None
         ]
         await interaction.response.defer(thinking=True)
-        values = await parameters.load(
-            self.services.redis, interaction.user.id, interaction.channel_id
-        )
+        values = await parameters.for_interaction(self.services.redis, interaction)
         jobs = []
         for number, data in enumerate(photos, 1):
             key = await store_reference(

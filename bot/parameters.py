@@ -85,6 +85,11 @@ async def load(redis: Redis, user_id: int, channel_id: int | None = None) -> dic
     return values
 
 
+async def for_interaction(redis: Redis, interaction: Any) -> dict[str, Any]:
+    """The parameters in force for whoever sent `interaction`, where they sent it."""
+    return await load(redis, interaction.user.id, interaction.channel_id)
+
+
 async def store(redis: Redis, scope: str, owner: int, name: str, value: Any) -> None:
     raw = await redis.get(key(scope, owner))
     values = json.loads(raw) if raw else {}

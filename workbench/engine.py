@@ -137,17 +137,31 @@ class Workbench:
     def save_preset(self, name: str, params: PortraitParams, owner: str = "workbench") -> None:
         from core.store.presets import save_preset
 
-        asyncio.run(save_preset(self.settings, name, params.model_dump(mode="json"), owner))
+        self._with_db(lambda db: save_preset(db, name, params.model_dump(mode="json"), owner))
 
     def load_preset(self, name: str) -> PortraitParams:
         from core.store.presets import load_preset
 
-        return PortraitParams.model_validate(asyncio.run(load_preset(self.settings, name)))
+        return PortraitParams.model_validate(self._with_db(lambda db: load_preset(db, name)))
 
     def preset_names(self) -> list[str]:
         from core.store.presets import preset_names
 
-        return asyncio.run(preset_names(self.settings))
+        return self._with_db(preset_names)
+
+    def _with_db(self, work):
+        """Gradio calls us from worker threads, each needing its own event loop (and so its
+        own connection pool): open the database for the call, close it after."""
+        from core.store.db import Database
+
+        async def run():
+            db = Database(self.settings.database)
+            try:
+                return await work(db)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(run())
 
 
 def parse_portrait_params(text: str) -> PortraitParams:

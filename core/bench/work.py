@@ -17,7 +17,7 @@ from core.diffusion.faces.analysis import FaceChoice, face_from_box
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.diffusion.portrait import PortraitPipeline
 from core.diffusion.references import Reference, reference_from_face
-from core.diffusion.tiers import TIERS, apply_tier
+from core.diffusion.tiers import apply_tier
 from core.modelkit.layout import ModelLayout
 from core.modelkit.tiny import build_tiny
 
@@ -130,6 +130,3 @@ def full_size_tflops(report: WorkReport, size: int = 1024) -> dict[str, float]:
     )
     out["total"] = sum(out.values())
     return {k: round(v, 1) for k, v in out.items()}
-
-
-__all__ = ["TIERS", "WorkReport", "run_work"]

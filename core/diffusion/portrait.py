@@ -13,7 +13,7 @@ from PIL import Image
 
 from core.diffusion.components import SDXLComponents, load_sdxl
 from core.diffusion.composition import CompositionResult, CompositionStage
-from core.diffusion.crop import CropBox, crop, face_crop_box, paste_back
+from core.diffusion.crop import crop, face_crop_box, paste_back
 from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
 from core.diffusion.faces.analysis import face_from_box
 from core.diffusion.identity import IdentityRequest, IdentityStage
@@ -215,6 +215,3 @@ class FastTier:
 
 def _map_image(change: np.ndarray) -> Image.Image:
     return Image.fromarray(np.rint(change * 255).astype(np.uint8), mode="L")
-
-
-__all__ = ["CropBox", "PortraitPipeline", "PortraitResult"]

@@ -9,7 +9,7 @@ from litestar import Request
 
 from core.store.accounts import create_guest
 from core.store.db import Database
-from core.store.models import GuestSession, UserAccount
+from core.store.models import GUEST_TOKENS, GuestSession, UserAccount
 
 
 @dataclass(frozen=True)
@@ -55,4 +55,4 @@ async def balance(db: Database, who: Visitor) -> int:
         if who.guest_id is not None:
             guest = await session.get(GuestSession, who.guest_id)
             return guest.tokens if guest else 0
-    return 5
+    return GUEST_TOKENS  # a first-time visitor gets a guest session on first need
