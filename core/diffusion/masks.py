@@ -62,5 +62,6 @@ def step_masks(change: torch.Tensor, steps: int) -> torch.Tensor:
     A pixel with keep value k is re-inserted for exactly ⌈k·N⌉ steps.
     """
     keep = 1.0 - change.clamp(0, 1)
-    thresholds = torch.arange(steps, dtype=keep.dtype).view(-1, 1, 1, 1, 1) / steps
+    thresholds = torch.arange(steps, dtype=keep.dtype, device=keep.device).view(-1, 1, 1, 1, 1)
+    thresholds = thresholds / steps
     return keep.unsqueeze(0) > thresholds
