@@ -16,7 +16,7 @@ from safetensors import safe_open
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from core.errors import ModelError
-from core.modelkit.layout import SDXL_COMPONENTS, WEIGHTED, ModelLayout
+from core.modelkit.layout import BUFFALO_FILES, SDXL_COMPONENTS, WEIGHTED, ModelLayout
 
 _MODEL_CLASSES = {
     "unet": UNet2DConditionModel,
@@ -33,8 +33,8 @@ MAX_LISTED = 5
 
 
 def check_models(layout: ModelLayout) -> list[str]:
-    """All problems of the SDXL folder and the PhotoMaker file."""
-    return check_sdxl(layout) + check_photomaker(layout)
+    """All problems of the SDXL folder, the PhotoMaker file and the face models."""
+    return check_sdxl(layout) + check_photomaker(layout) + check_faces(layout)
 
 
 def check_sdxl(layout: ModelLayout, shapes: bool = True) -> list[str]:
@@ -162,3 +162,41 @@ def check_photomaker(layout: ModelLayout) -> list[str]:
         expected = {k: tuple(v.shape) for k, v in PhotoMakerIdEncoder(config).state_dict().items()}
     actual = {k: tuple(v.shape) for k, v in state.items()}
     return describe_mismatch(f"{shown} (id_encoder)", expected, actual)
+
+
+def check_faces(layout: ModelLayout) -> list[str]:
+    """buffalo_l, if present or needed, complete and loadable. PhotoMaker V2 with a 512-d
+    identity input needs it: the offline analyser's embedding is 128-d."""
+    folder = layout.buffalo
+    shown = folder.relative_to(layout.root)
+    present = folder.is_dir() and any(folder.iterdir())
+    if not present:
+        if _needs_arcface(layout):
+            return [f"{shown} is missing: PhotoMaker V2 needs its 512-d face embedding"]
+        return []
+    problems = [
+        f"{shown}/{name} is missing" for name in BUFFALO_FILES if not (folder / name).is_file()
+    ]
+    try:
+        import onnxruntime
+    except ImportError:
+        return [*problems, f"{shown} cannot be checked: onnxruntime is not installed"]
+    for name in BUFFALO_FILES:
+        path = folder / name
+        if path.is_file():
+            try:
+                onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            except Exception as exc:  # any unloadable model is one kind of problem
+                problems.append(f"{shown}/{name} cannot be loaded ({str(exc).splitlines()[0]})")
+    return problems
+
+
+def _needs_arcface(layout: ModelLayout) -> bool:
+    from core.diffusion.photomaker.checkpoint import read_parts
+
+    try:
+        state = read_parts(layout.photomaker)["id_encoder"]
+    except ModelError:
+        return False  # reported by check_photomaker
+    token_proj = state.get("qformer_perceiver.token_proj.0.weight")
+    return token_proj is not None and token_proj.shape[1] == 512

@@ -22,6 +22,14 @@ PHOTOMAKER_NAMES = (
     "photomaker-v1.bin",
     "photomaker-v1.safetensors",
 )
+# insightface's buffalo_l pack: detection, two landmark models, gender/age, ArcFace.
+BUFFALO_FILES = (
+    "1k3d68.onnx",
+    "2d106det.onnx",
+    "det_10g.onnx",
+    "genderage.onnx",
+    "w600k_r50.onnx",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,11 @@ class ModelLayout:
     @property
     def faces(self) -> Path:
         return self.root / "faces"
+
+    @property
+    def buffalo(self) -> Path:
+        """insightface reads `<root>/models/<pack>`; its root is our faces folder."""
+        return self.faces / "models" / "buffalo_l"
 
     @property
     def photomaker(self) -> Path:

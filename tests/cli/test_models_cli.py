@@ -1,4 +1,3 @@
-import json
 import shutil
 from pathlib import Path
 
@@ -36,7 +35,6 @@ def test_check_passes_on_a_good_folder(tiny_models: Path, tmp_path: Path) -> Non
 def test_check_notices_a_mismatched_photomaker_file(tiny_models: Path, tmp_path: Path) -> None:
     broken = tmp_path / "models"
     shutil.copytree(tiny_models, broken)
-    (broken / "photomaker/id_encoder.json").write_text(json.dumps({"vision_head_dim": 16}))
     (broken / "photomaker/photomaker-v2.bin").write_bytes(b"not a checkpoint")
     result = run_narcis("models", "check", "--dir", str(broken), data=tmp_path / "var")
     assert result.returncode == 1

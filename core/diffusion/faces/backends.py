@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from PIL import Image
 
 from core.diffusion.faces.analysis import Face, FaceAnalyzer
 from core.errors import ModelError
+from core.modelkit.layout import BUFFALO_FILES
 
 
 class DlibAnalyzer:
@@ -60,7 +63,7 @@ class InsightFaceAnalyzer:
 
     min_score = 0.5
 
-    def __init__(self, root: Path, use_cuda: bool) -> None:
+    def __init__(self, faces_dir: Path, use_cuda: bool) -> None:
         from insightface.app import FaceAnalysis
 
         providers = (
@@ -68,8 +71,11 @@ class InsightFaceAnalyzer:
             if use_cuda
             else ["CPUExecutionProvider"]
         )
-        self._app = FaceAnalysis(name="buffalo_l", root=str(root.parent), providers=providers)
-        self._app.prepare(ctx_id=0 if use_cuda else -1, det_size=(640, 640))
+        # insightface looks in <root>/models/buffalo_l and downloads what is not there: the
+        # caller has checked that every file is.
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per model
+            self._app = FaceAnalysis(name="buffalo_l", root=str(faces_dir), providers=providers)
+            self._app.prepare(ctx_id=0 if use_cuda else -1, det_size=(640, 640))
 
     def detect(self, image: Image.Image) -> list[Face]:
         bgr = np.asarray(image.convert("RGB"))[:, :, ::-1]
@@ -93,10 +99,16 @@ class InsightFaceAnalyzer:
 
 
 def make_analyzer(faces_dir: Path, use_cuda: bool = False) -> FaceAnalyzer:
-    """insightface when its models are in the models folder and the package is installed,
-    otherwise the offline dlib backend."""
+    """insightface when its buffalo_l models are in the models folder and the package is
+    installed, otherwise the offline dlib backend. A partial buffalo_l is an error: falling
+    back would give V2 a 128-d embedding, and insightface would try to download the rest."""
     buffalo = faces_dir / "models" / "buffalo_l"  # insightface's own <root>/models/<name>
-    if buffalo.is_dir() and any(buffalo.glob("*.onnx")) and _installed("insightface"):
+    if buffalo.is_dir() and any(buffalo.iterdir()) and _installed("insightface"):
+        missing = [name for name in BUFFALO_FILES if not (buffalo / name).is_file()]
+        if missing:
+            raise ModelError(
+                f"{buffalo} lacks {', '.join(missing)}: run `narcis models download` again"
+            )
         return InsightFaceAnalyzer(faces_dir, use_cuda)
     if not _installed("dlib"):
         raise ModelError(

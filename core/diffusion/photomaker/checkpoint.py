@@ -1,9 +1,10 @@
 """Reading and writing PhotoMaker adapter files (`.bin` or `.safetensors`).
 
-A `.bin` holds exactly two top-level keys, `id_encoder` and `lora_weights`; a `.safetensors`
-file holds the same tensors under the prefixes `id_encoder.` and `lora_weights.`. An optional
-`id_encoder.json` beside the file gives head sizes, which tensor shapes cannot reveal (the
-tiny model set writes one; the official files need none).
+A `.bin` holds the two top-level keys `id_encoder` and `lora_weights`; a `.safetensors` file
+holds the same tensors under the prefixes `id_encoder.` and `lora_weights.`. Head sizes cannot
+be read from tensor shapes: the official files use the defaults, and a file with other sizes
+(the tiny set's) carries them inside itself — a third key `head_dims` in a `.bin`, metadata in
+a `.safetensors` — never in a file beside it, which another checkpoint could have left.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from core.diffusion.photomaker.encoder import IdEncoderConfig, PhotoMakerIdEncoder, infer_config
 from core.errors import ModelError
 
-SIDE_CAR = "id_encoder.json"
+HEAD_DIMS = "head_dims"
 # Buffers that very old transformers versions saved; harmless to drop.
 LEGACY_KEYS = frozenset({"vision_model.embeddings.position_ids"})
 _PARTS = ("id_encoder", "lora_weights")
@@ -57,11 +59,23 @@ def _strip(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor
     return {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
 
 
-def read_config(path: Path, encoder_state: dict[str, torch.Tensor]) -> IdEncoderConfig:
-    side_car = path.parent / SIDE_CAR
-    head_dims = json.loads(side_car.read_text()) if side_car.exists() else None
+def read_head_dims(path: Path) -> dict[str, int] | None:
+    """The head sizes the file itself declares, or None for the official defaults."""
     try:
-        return infer_config(encoder_state, head_dims)
+        if path.suffix == ".safetensors":
+            with safe_open(str(path), framework="pt") as handle:
+                text = (handle.metadata() or {}).get(HEAD_DIMS)
+            return json.loads(text) if text else None
+        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:
+        raise ModelError(f"{path} is not a readable PhotoMaker file: {exc}") from None
+    found = raw.get(HEAD_DIMS) if isinstance(raw, dict) else None
+    return {str(k): int(v) for k, v in found.items()} if isinstance(found, dict) else None
+
+
+def read_config(path: Path, encoder_state: dict[str, torch.Tensor]) -> IdEncoderConfig:
+    try:
+        return infer_config(encoder_state, read_head_dims(path))
     except (ValueError, TypeError) as exc:
         raise ModelError(f"{path}: {exc}") from None
 
@@ -104,15 +118,16 @@ def save_photomaker(
     path: Path,
     encoder: PhotoMakerIdEncoder,
     lora: dict[str, torch.Tensor],
-    head_dims: dict[str, int],
+    head_dims: dict[str, int] | None = None,
 ) -> None:
-    """Write an adapter file in the official layout, plus the head-size side car."""
+    """Write an adapter file in the official layout; head sizes other than the official ones
+    go inside the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in encoder.state_dict().items()}
     if path.suffix == ".safetensors":
         flat = {f"id_encoder.{k}": v for k, v in state.items()}
         flat |= {f"lora_weights.{k}": v.contiguous() for k, v in lora.items()}
-        save_file(flat, path)
+        save_file(flat, path, metadata={HEAD_DIMS: json.dumps(head_dims)} if head_dims else None)
     else:
-        torch.save({"id_encoder": state, "lora_weights": lora}, path)
-    (path.parent / SIDE_CAR).write_text(json.dumps(head_dims, indent=2) + "\n")
+        parts: dict = {"id_encoder": state, "lora_weights": lora}
+        torch.save(parts | ({HEAD_DIMS: head_dims} if head_dims else {}), path)

@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from core.diffusion.photomaker import IdEncoderConfig, PhotoMakerIdEncoder, load_photomaker
-from core.diffusion.photomaker.checkpoint import save_photomaker
+from core.diffusion.photomaker.checkpoint import (
+    read_config,
+    read_head_dims,
+    read_parts,
+    save_photomaker,
+)
 from core.errors import ModelError
 from core.modelkit.tiny import ID_ENCODER
 
@@ -62,8 +67,9 @@ def test_legacy_position_ids_are_tolerated(tmp_path: Path) -> None:
     encoder = PhotoMakerIdEncoder(ID_ENCODER)
     state = encoder.state_dict() | {"vision_model.embeddings.position_ids": torch.arange(5)[None]}
     path = tmp_path / "photomaker-v2.bin"
-    torch.save({"id_encoder": state, "lora_weights": {"a": torch.zeros(1)}}, path)
-    (tmp_path / "id_encoder.json").write_text(json.dumps(HEADS))
+    torch.save(
+        {"id_encoder": state, "lora_weights": {"a": torch.zeros(1)}, "head_dims": HEADS}, path
+    )
     assert load_photomaker(path).version == 2
 
 
@@ -72,8 +78,9 @@ def test_a_wrong_tensor_is_named(tmp_path: Path) -> None:
     state["fuse_module.layer_norm.weight"] = torch.zeros(7)
     del state["fuse_module.mlp2.fc1.bias"]
     path = tmp_path / "photomaker-v2.bin"
-    torch.save({"id_encoder": state, "lora_weights": {"a": torch.zeros(1)}}, path)
-    (tmp_path / "id_encoder.json").write_text(json.dumps(HEADS))
+    torch.save(
+        {"id_encoder": state, "lora_weights": {"a": torch.zeros(1)}, "head_dims": HEADS}, path
+    )
     with pytest.raises(ModelError) as caught:
         load_photomaker(path)
     assert "missing tensor fuse_module.mlp2.fc1.bias" in str(caught.value)
@@ -85,3 +92,21 @@ def test_a_file_without_both_parts_is_refused(tmp_path: Path) -> None:
     torch.save({"id_encoder": PhotoMakerIdEncoder(ID_ENCODER).state_dict()}, path)
     with pytest.raises(ModelError, match="has no lora_weights"):
         load_photomaker(path)
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".safetensors"])
+def test_head_sizes_come_from_the_file_never_from_a_stale_side_car(
+    tmp_path: Path, suffix: str
+) -> None:
+    # what main trusted: an id_encoder.json that another (tiny) checkpoint left behind
+    (tmp_path / "id_encoder.json").write_text(json.dumps({"vision_head_dim": 8}))
+    path = tmp_path / f"photomaker-v2{suffix}"
+    save_photomaker(path, PhotoMakerIdEncoder(ID_ENCODER), {"a": torch.zeros(1)}, HEADS)
+    assert load_photomaker(path).encoder.config.vision_head_dim == HEADS["vision_head_dim"]
+    # a file that declares nothing (the official ones) gets the official head sizes
+    official = tmp_path / f"official{suffix}"
+    save_photomaker(official, PhotoMakerIdEncoder(ID_ENCODER), {"a": torch.zeros(1)})
+    assert read_head_dims(official) is None
+    state = read_parts(official)["id_encoder"]
+    config = read_config(official, state)
+    assert (config.vision_head_dim, config.perceiver_head_dim) == (64, 128)
