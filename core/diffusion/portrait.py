@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from core.diffusion.photomaker import load_photomaker
 from core.diffusion.photomaker.lora import fuse_photomaker_lora
 from core.diffusion.progress import OnStep, ShouldStop, never
 from core.diffusion.references import Reference, class_word, prepare_reference
-from core.errors import NoFaceError
+from core.errors import ModelError, NoFaceError
 from core.modelkit.layout import ModelLayout
 
 
@@ -194,10 +195,28 @@ class FastTier:
         self.unet = unet
 
     @classmethod
-    def load(cls, unet: torch.nn.Module, path) -> FastTier:
-        from safetensors.torch import load_file
+    def load(cls, unet: torch.nn.Module, path: Path) -> FastTier:
+        """Any LoRA format diffusers reads (PEFT, kohya `lora_unet_…`, …), its UNet part only."""
+        from diffusers.loaders import StableDiffusionXLLoraLoaderMixin
 
-        unet.load_lora_adapter(load_file(path), prefix="unet", adapter_name=cls.ADAPTER)
+        try:
+            state, alphas = StableDiffusionXLLoraLoaderMixin.lora_state_dict(str(path))
+        except Exception as exc:  # an unreadable file is one kind of problem
+            raise ModelError(f"{path} is not a LoRA file diffusers can read: {exc}") from None
+        unet_state = {k: v for k, v in state.items() if k.startswith("unet.")}
+        unet_alphas = {k: v for k, v in (alphas or {}).items() if k.startswith("unet.")}
+        if unet_state:
+            unet.load_lora_adapter(
+                unet_state,
+                network_alphas=unet_alphas or None,
+                prefix="unet",
+                adapter_name=cls.ADAPTER,
+            )
+        if cls.ADAPTER not in getattr(unet, "peft_config", {}):
+            raise ModelError(
+                f"{path} holds no UNet LoRA weights that diffusers recognises "
+                f"({len(state)} tensors, none for the UNet): remove it or use another file"
+            )
         unet.disable_adapters()
         return cls(unet)
 

@@ -139,12 +139,10 @@ def build_tiny(root: Path, seed: int = 0) -> ModelLayout:
         "perceiver_head_dim": ID_ENCODER.perceiver_head_dim,
     }
     save_photomaker(layout.photomaker_dir / "photomaker-v2.bin", encoder, lora, head_dims)
-    # A few-step LoRA for the fast tier, in the same format as Hyper-SD's.
-    fast = _tiny_lora(unet, seeds.next())
+    # A few-step LoRA for the fast tier, in the kohya format most of them ship in.
+    fast = kohya_lora(_tiny_lora(unet, seeds.next()))
     (layout.root / "fast").mkdir(exist_ok=True)
-    save_file(
-        {k: v.contiguous() for k, v in fast.items()}, layout.root / "fast" / "fast-lora.safetensors"
-    )
+    save_file(fast, layout.root / "fast" / "fast-lora.safetensors")
     return layout
 
 
@@ -186,6 +184,20 @@ def _write_model_index(sdxl: Path) -> None:
     }
     index |= {name: list(entry) for name, entry in SDXL_COMPONENTS.items()}
     (sdxl / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+def kohya_lora(lora: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A PEFT-format UNet LoRA in kohya's naming: `lora_unet_<path>.lora_down/up.weight` and
+    an `.alpha` per layer (alpha = rank: scale 1)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in lora.items():
+        module, part = key.removeprefix("unet.").rsplit(".lora_", 1)
+        base = "lora_unet_" + module.replace(".", "_")
+        down = part.startswith("A")
+        out[f"{base}.lora_{'down' if down else 'up'}.weight"] = value.contiguous()
+        if down:
+            out[f"{base}.alpha"] = torch.tensor(float(value.shape[0]))
+    return out
 
 
 def _tiny_lora(unet: UNet2DConditionModel, generator: torch.Generator) -> dict[str, torch.Tensor]:
