@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -22,6 +23,7 @@ def bot(
 
     from bot.app import NarcisBot
     from bot.services import BotServices
+    from core.config import require_real_secret
     from core.errors import ConfigError
     from core.logs import configure_json_logging
 
@@ -30,6 +32,8 @@ def bot(
         raise ConfigError(
             "NARCIS_DISCORD_TOKEN: set it to the bot's token from the Discord developer portal"
         )
+    # The bot reaches the deployment's queue and database: a shared key signs what it trusts.
+    require_real_secret(config, urlsplit(config.redis_url).hostname or "")
     configure_json_logging()
     client = NarcisBot(
         BotServices.build(config),

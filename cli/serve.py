@@ -17,7 +17,9 @@ def serve(
     """Serve the public photowall (the queue and a worker do the painting)."""
     import uvicorn
 
-    settings()  # fail here, in one line, on a bad setting
+    from core.config import require_real_secret
+
+    require_real_secret(settings(), host)  # fail here, in one line, on a bad setting
     uvicorn.run(
         "photowall.app:create_app",
         factory=True,

@@ -5,6 +5,7 @@ Each entry point calls `load_settings()` once and passes the object down.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -20,6 +21,8 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S*$")
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+# Anyone can sign a cookie with a key that is in the source: fine on loopback only.
+DEFAULT_SECRET_KEY = "change-me-in-production"
 
 
 class Settings(BaseSettings):
@@ -35,7 +38,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     device: str = "auto"
     dtype: Dtype = "auto"
-    secret_key: SecretStr = SecretStr("change-me-in-production")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None
@@ -96,6 +99,27 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'narcis.db').resolve()}"
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: addresses no other machine can reach."""
+    host = host.strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_real_secret(settings: Settings, host: str) -> None:
+    """Refuse to face other machines with the published default key."""
+    if settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY and not is_loopback(host):
+        raise ConfigError(
+            f"{ENV_PREFIX}SECRET_KEY is the built-in default, which anyone can use to forge a "
+            f"session: set it to a long random value (`openssl rand -hex 32`) before serving on "
+            f"{host}"
+        )
 
 
 def _ensure_writable(path: Path) -> None:
