@@ -20,13 +20,17 @@ DirOption = Annotated[
 
 @app.command()
 def tiny(
-    dir: DirOption = None, seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0
+    dir: DirOption = None,
+    seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
+    like_release: Annotated[
+        bool, typer.Option(help="the exact layout `download` writes, with stand-in insightface")
+    ] = False,
 ) -> None:
     """Write a tiny random-weight model set (offline, for tests and demos)."""
     from core.modelkit.tiny import build_tiny
 
     target = layout(dir)
-    build_tiny(target.root, seed)
+    build_tiny(target.root, seed, like_release=like_release)
     console.print(f"tiny models written to {target.root}")
 
 

@@ -7,11 +7,12 @@ pipeline step runs for real in seconds on a CPU. Deterministic for a seed.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import (
     CLIPTextConfig,
     CLIPTextModel,
@@ -108,8 +109,14 @@ def text_config(with_projection: bool) -> CLIPTextConfig:
     )
 
 
-def build_tiny(root: Path, seed: int = 0) -> ModelLayout:
-    """Write the tiny set under `root` and return its layout."""
+def build_tiny(root: Path, seed: int = 0, like_release: bool = False) -> ModelLayout:
+    """Write the tiny set under `root` and return its layout.
+
+    `like_release` shapes the folder exactly as `narcis models download` leaves it: fp16
+    variant file names (in fp16), the fp16-fix VAE's plain file, tokenizers without
+    tokenizer.json, a V2 encoder fed by 512-d ArcFace embeddings, stand-in buffalo_l models,
+    and no fast-tier LoRA. Only the head sizes, which the file must carry, are extra.
+    """
     hf_logging.disable_progress_bar()  # "Writing model shards" bars are noise here
     layout = ModelLayout(root)
     sdxl = layout.sdxl
@@ -132,18 +139,36 @@ def build_tiny(root: Path, seed: int = 0) -> ModelLayout:
     _write_model_index(sdxl)
 
     lora_generator = seeds.next()
-    encoder = PhotoMakerIdEncoder(ID_ENCODER)
+    encoder = PhotoMakerIdEncoder(
+        replace(ID_ENCODER, id_embed_dim=512) if like_release else ID_ENCODER
+    )
     lora = _tiny_lora(unet, lora_generator)
     head_dims = {
         "vision_head_dim": ID_ENCODER.vision_head_dim,
         "perceiver_head_dim": ID_ENCODER.perceiver_head_dim,
     }
     save_photomaker(layout.photomaker_dir / "photomaker-v2.bin", encoder, lora, head_dims)
+    if like_release:
+        _as_released(layout, seed)
+        return layout
     # A few-step LoRA for the fast tier, in the kohya format most of them ship in.
     fast = kohya_lora(_tiny_lora(unet, seeds.next()))
     (layout.root / "fast").mkdir(exist_ok=True)
     save_file(fast, layout.root / "fast" / "fast-lora.safetensors")
     return layout
+
+
+def _as_released(layout: ModelLayout, seed: int) -> None:
+    from core.modelkit.tiny_faces import build_tiny_buffalo
+
+    for name in ("unet", "text_encoder", "text_encoder_2"):
+        plain = layout.weights_file(name)
+        state = {k: v.half().contiguous() for k, v in load_file(plain).items()}
+        save_file(state, plain.with_name(plain.name.replace(".safetensors", ".fp16.safetensors")))
+        plain.unlink()
+    for name in ("tokenizer", "tokenizer_2"):
+        (layout.sdxl / name / "tokenizer.json").unlink()
+    build_tiny_buffalo(layout.buffalo, seed)
 
 
 class _Seeds:
