@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.common import layout
+from cli.common import layout, settings
 
 app = typer.Typer(help="Build, validate or download the model folder.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -53,4 +53,5 @@ def download(dir: DirOption = None) -> None:
     """Fetch the real weights (SDXL, fp16-safe VAE, PhotoMaker V2, insightface). Resumable."""
     from core.modelkit.download import download_all
 
-    download_all(layout(dir), report=console.print)
+    config = settings()
+    download_all(layout(dir), config.hub_url, config.buffalo_url, report=console.print)

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
+    # `narcis models download`: where the weights come from (a mirror may stand in)
+    hub_url: str = "https://huggingface.co"
+    buffalo_url: str = (  # where insightface itself fetches its model packs from
+        "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
+    )
     # the site
     site_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "*.localhost")
     site_https: bool = False  # secure cookies; on behind TLS in production
