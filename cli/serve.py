@@ -19,7 +19,8 @@ def serve(
 
     from core.config import require_real_secret
 
-    require_real_secret(settings(), host)  # fail here, in one line, on a bad setting
+    config = settings()  # fail here, in one line, on a bad setting
+    require_real_secret(config, host, *config.site_hosts)
     uvicorn.run(
         "photowall.app:create_app",
         factory=True,

@@ -117,13 +117,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def require_real_secret(settings: Settings, host: str) -> None:
-    """Refuse to face other machines with the published default key."""
-    if settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY and not is_loopback(host):
+def require_real_secret(settings: Settings, *hosts: str) -> None:
+    """Refuse to face other machines with the published default key: `hosts` are the address
+    listened on and the names answered (a site on loopback behind a proxy is public too)."""
+    public = [h for h in hosts if not is_loopback(h.removeprefix("*."))]
+    if settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY and public:
         raise ConfigError(
             f"{ENV_PREFIX}SECRET_KEY is the built-in default, which anyone can use to forge a "
-            f"session: set it to a long random value (`openssl rand -hex 32`) before serving on "
-            f"{host}"
+            f"session: set it to a long random value (`openssl rand -hex 32`) before serving "
+            f"{public[0]}"
         )
 
 

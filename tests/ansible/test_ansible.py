@@ -67,7 +67,7 @@ def test_app_role_converges_locally_renders_valid_units_and_is_idempotent(tmp_pa
     assert [u.name for u in units] == ["narcis-spot-watch.service", "narcis-worker.service"]
     worker = (prefix / "systemd/narcis-worker.service").read_text()
     assert "Restart=on-failure" in worker and "TimeoutStopSec=90" in worker
-    assert "NARCIS_DEVICE=cuda" in (prefix / "narcis.env").read_text()
+    assert 'NARCIS_DEVICE="cuda"' in (prefix / "narcis.env").read_text()
     verify = subprocess.run(
         ["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True
     )

@@ -47,5 +47,8 @@ def test_loopback_and_a_real_key_are_fine(data_dir, monkeypatch) -> None:
     require_real_secret(load_settings(), "127.0.0.1")
     with pytest.raises(ConfigError):
         require_real_secret(load_settings(), "0.0.0.0")
+    monkeypatch.setenv("NARCIS_SITE_HOSTS", '["narcis.example"]')  # loopback behind a proxy
+    with pytest.raises(ConfigError, match=r"serving narcis\.example"):
+        require_real_secret(load_settings(), "127.0.0.1", *load_settings().site_hosts)
     monkeypatch.setenv("NARCIS_SECRET_KEY", "a" * 64)
     require_real_secret(load_settings(), "0.0.0.0")
