@@ -47,7 +47,7 @@ def compose(
         scheduler=scheduler,
         seed=seed,
     )
-    base = read_params(params).model_dump() if params is not None else {}
+    base = _composition_of(read_params(params)).model_dump() if params is not None else {}
     values = base | {k: v for k, v in given.items() if v is not None}
     if "prompt" not in values:
         raise typer.BadParameter(
@@ -76,3 +76,10 @@ def _stage(models: Path | None):
     config = settings()
     device = resolve_device(config.device)
     return CompositionStage(load_sdxl(layout(models), device, resolve_dtype(config.dtype, device)))
+
+
+def _composition_of(found):
+    """A composition PNG's parameters, or a portrait's stage 1 (its base reproduces)."""
+    from core.diffusion.params import PortraitParams
+
+    return found.composition if isinstance(found, PortraitParams) else found

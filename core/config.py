@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     workbench_user: str = "operator"
     workbench_password: SecretStr | None = None
     # the worker
+    compile: bool = False  # torch.compile the UNet once (GPU hosts: minutes at start, then faster)
     worker_grace_s: int = 60  # on SIGTERM: finish the current job within this, else hand it back
     job_heartbeat_s: int = 30  # a running job silent this long is taken to have lost its worker
     metrics_port: int = 9101  # Prometheus metrics over HTTP; 0 turns them off

@@ -3,9 +3,11 @@ in one run on the same card.
 
 - **reference**: the straightforward diffusers way: an SDXL pipeline with guidance on every
   step, its decoded picture cropped and encoded again, then stage 2 with guidance on every
-  step and the PhotoMaker LoRA left as an unfused adapter; no compile.
-- **ours**: the portrait pipeline: fused LoRA, guidance cut-off, no syncs in the loops,
-  channels_last, and (unless `--no-compile`) the UNet compiled once for its fixed shapes.
+  step and the PhotoMaker LoRA fused, as the official PhotoMaker pipeline does; no
+  channels_last, no compile.
+- **ours**: exactly what the worker runs (`PortraitPipeline.optimize`): guidance cut-off, no
+  syncs in the loops, channels_last, and (unless `--no-compile`, as NARCIS_COMPILE=1 on the
+  worker) the UNet compiled once for its fixed shapes.
 With no weights in the models folder the full-size architectures are built at random
 initialisation: the timing is the same. Warm-up runs are excluded; medians are reported.
 """
@@ -63,7 +65,7 @@ def run_gpu(
     report.seconds["reference"], report.peak_memory_gb["reference"] = _time(
         lambda: _reference_portrait(pipeline, base, reference), runs, target
     )
-    _prepare_ours(pipeline, compile_unet and target.type == "cuda")
+    pipeline.optimize(compile_unet and target.type == "cuda")
     for tier in tiers:
         params = apply_tier(base, tier, keep_size=True)
         if tiny:
@@ -79,50 +81,22 @@ def _pipeline(folder: Path, device: torch.device, dtype: torch.dtype, tiny: bool
 
     if tiny:
         build_tiny(folder)
-        return PortraitPipeline.load(ModelLayout(folder), device, dtype)
+        return PortraitPipeline.load(ModelLayout(folder), device, dtype, optimize=False)
     from core.bench.full import build_full
 
     build_full(folder)
-    return PortraitPipeline.load(ModelLayout(folder), device, dtype)
-
-
-def _prepare_ours(pipeline: PortraitPipeline, compile_unet: bool) -> None:
-    unet = pipeline.composition.components.unet
-    unet.to(memory_format=torch.channels_last)
-    if compile_unet:
-        pipeline.composition.components.unet = torch.compile(unet, fullgraph=True, dynamic=False)
+    return PortraitPipeline.load(ModelLayout(folder), device, dtype, optimize=False)
 
 
 def _reference_portrait(pipeline: PortraitPipeline, params: PortraitParams, reference):
-    """Guidance on every step of both stages, an unfused LoRA adapter, no compile."""
+    """Guidance on every step of both stages; no channels_last, no compile."""
     naive = params.model_copy(
         update={
             "composition": params.composition.model_copy(update={"guidance_cutoff": 0.0}),
             "identity": params.identity.model_copy(update={"guidance_cutoff": 0.0}),
         }
     )
-    with pipeline_with_unfused_lora(pipeline):
-        return pipeline(naive, [reference]).seconds
-
-
-class pipeline_with_unfused_lora:
-    """Runs the reference on a UNet carrying the LoRA as a separate adapter, as a plain
-    diffusers setup does: every attention projection pays for the extra low-rank matmuls."""
-
-    def __init__(self, pipeline: PortraitPipeline) -> None:
-        self.pipeline = pipeline
-
-    def __enter__(self):
-        unet = self.pipeline.composition.components.unet
-        lora = getattr(self.pipeline, "lora_weights", None)
-        if lora is not None:
-            unet.load_lora_adapter(lora, prefix="unet", adapter_name="reference")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        unet = self.pipeline.composition.components.unet
-        if getattr(self.pipeline, "lora_weights", None) is not None:
-            unet.delete_adapters("reference")
+    return pipeline(naive, [reference]).seconds
 
 
 def _time(work, runs: int, device: torch.device) -> tuple[dict[str, float], float]:

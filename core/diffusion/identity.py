@@ -20,6 +20,7 @@ from core.diffusion.denoise import DenoiseLoop, StepConditioning, make_scheduler
 from core.diffusion.masks import step_masks, to_latent
 from core.diffusion.params import DEFAULT_NEGATIVE_PROMPT, IdentityParams
 from core.diffusion.photomaker import PhotoMakerWeights
+from core.diffusion.photomaker.lora import FusedLora
 from core.diffusion.photomaker.prompt import (
     tokenize_identity_prompt,
     trigger_prompt,
@@ -59,12 +60,14 @@ class IdentityResult:
 class IdentityStage:
     """PhotoMaker identity, injected by differential diffusion.
 
-    Components: the shared SDXL parts (LoRA fused) and the PhotoMaker ID encoder.
+    Components: the shared SDXL parts, the PhotoMaker ID encoder, and its LoRA, fused into
+    the shared UNet while this stage's loop runs (and only then).
     """
 
     def __init__(self, components: SDXLComponents, photomaker: PhotoMakerWeights) -> None:
         self.components = components
         self.encoder = photomaker.encoder
+        self.lora = FusedLora(components.unet, photomaker.lora)
         self.tokenizer = with_trigger(components.tokenizer)
         self.tokenizer_2 = with_trigger(components.tokenizer_2)
 
@@ -118,9 +121,13 @@ class IdentityStage:
         def reinsert(i: int, latents: torch.Tensor) -> torch.Tensor:
             return torch.where(masks[i], renoised[i], latents)
 
-        latents = loop.run(
-            renoised[0], lambda i: after if i >= merge else before, progress, before_step=reinsert
-        )
+        with self.lora.fused():
+            latents = loop.run(
+                renoised[0],
+                lambda i: after if i >= merge else before,
+                progress,
+                before_step=reinsert,
+            )
         latents = torch.where(change <= 0, original, latents)  # change 0: exactly the input
         # 6. Decode
         image = to_pil(decode(c, latents))

@@ -21,7 +21,6 @@ from core.diffusion.identity import IdentityRequest, IdentityStage
 from core.diffusion.masks import face_change_map
 from core.diffusion.params import PortraitParams
 from core.diffusion.photomaker import load_photomaker
-from core.diffusion.photomaker.lora import fuse_photomaker_lora
 from core.diffusion.progress import OnStep, ShouldStop, never
 from core.diffusion.references import Reference, class_word, prepare_reference
 from core.errors import ModelError, NoFaceError
@@ -63,17 +62,33 @@ class PortraitPipeline:
 
     @classmethod
     def load(
-        cls, layout: ModelLayout, device: torch.device, dtype: torch.dtype
+        cls,
+        layout: ModelLayout,
+        device: torch.device,
+        dtype: torch.dtype,
+        *,
+        optimize: bool | None = None,
+        compile_unet: bool = False,
     ) -> PortraitPipeline:
+        """`optimize` (default: on a GPU) applies what `narcis bench gpu` calls "ours"."""
         components = load_sdxl(layout, device, dtype)
         photomaker = load_photomaker(layout.photomaker, device, dtype)
-        fuse_photomaker_lora(components.unet, photomaker.lora)
         analyzer = make_analyzer(layout.faces, use_cuda=device.type == "cuda")
         pipeline = cls(components, IdentityStage(components, photomaker), analyzer)
-        pipeline.lora_weights = photomaker.lora  # kept for the benchmark's unfused reference
         if layout.fast_lora is not None:
             pipeline.fast_tier = FastTier.load(components.unet, layout.fast_lora)
+        if device.type == "cuda" if optimize is None else optimize:
+            pipeline.optimize(compile_unet)
         return pipeline
+
+    def optimize(self, compile_unet: bool) -> None:
+        """The production configuration on a GPU: a channels-last UNet (its convolutions'
+        fast layout), compiled once for its fixed shapes when asked (NARCIS_COMPILE=1). The
+        LoRA is fused for stage 2 either way (FusedLora)."""
+        components = self.composition.components
+        components.unet.to(memory_format=torch.channels_last)
+        if compile_unet:
+            components.unet = torch.compile(components.unet, fullgraph=True, dynamic=False)
 
     def tier(self, params: PortraitParams) -> contextlib.AbstractContextManager:
         """The fast tier's LoRA is switched on for fast-tier portraits only."""

@@ -67,6 +67,7 @@ class WorkerState:
             ModelLayout(self.settings.models_path),
             device,
             resolve_dtype(self.settings.dtype, device),
+            compile_unet=self.settings.compile,
         )
 
     @cached_property

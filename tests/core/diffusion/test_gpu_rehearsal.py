@@ -38,6 +38,13 @@ def test_whole_portrait_runs_with_every_model_tensor_on_the_device(
         tensors = list(_model_tensors(pipeline))
         assert all(isinstance(t, VirtualCuda) for t in tensors)
         assert {t.dtype for t in tensors if t.is_floating_point()} == {dtype}
+        # what the worker runs on a GPU, and `bench gpu` measures: a channels-last UNet
+        convs = [
+            m.weight
+            for m in pipeline.composition.components.unet.modules()
+            if isinstance(m, torch.nn.Conv2d)
+        ]
+        assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
         references = pipeline.references([("astronaut.png", astronaut)])
         result = pipeline(PARAMS, references)
         fast = pipeline(PARAMS.model_copy(update={"tier": "fast"}), references)

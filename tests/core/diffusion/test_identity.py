@@ -124,7 +124,7 @@ def test_all_change_reproduces_a_plain_img2img_loop(stage, face_crop, references
     two = tokenize_identity_prompt(stage.tokenizer_2, prompt, stage.identity_token_count(req))
     cond = stage.fuse_identity(encode_ids(c, one.ids, two.ids), one.class_mask, req)
     latents = renoised[0]
-    with torch.no_grad():
+    with torch.no_grad(), stage.lora.fused():  # stage 2's UNet carries the LoRA
         for t in scheduler.timesteps:
             noise = c.unet(
                 scheduler.scale_model_input(latents, t),
