@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import UserInputError
 from core.store.db import Database
-from core.store.models import GUEST_TOKENS, GuestSession, UserAccount
+from core.store.models import GUEST_TOKENS, GuestSession, Portrait, UserAccount
 
 _hasher = PasswordHasher()
 
@@ -113,6 +113,10 @@ async def create_account(
         await session.flush()
         if guest is not None:
             _claim(guest, account)
+            # Its tokens came along, so refunds of its jobs go to the account too.
+            await session.execute(
+                update(Portrait).where(Portrait.session_id == guest.id).values(user_id=account.id)
+            )
     return account
 
 
@@ -148,5 +152,6 @@ async def _unclaimed_guest(
 
 
 def _claim(guest: GuestSession, account: UserAccount) -> None:
-    """The guest's portraits and photos are now the account's; its tokens are spent or moved."""
+    """The guest session now belongs to the account (its portraits show on /me and are erased
+    with the account's); its tokens were moved or forfeited."""
     guest.user_id, guest.tokens = account.id, 0

@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 import pytest
 
@@ -88,3 +89,31 @@ def test_wrong_password_and_duplicate_email_are_refused(database_url) -> None:
         return account.password_hash.startswith("$argon2")
 
     assert run(database_url, work)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_password_checks_leave_the_event_loop_free(database_url) -> None:
+    """argon2 takes tens of milliseconds of CPU: run on the loop, it stalled every request."""
+
+    async def work(db):
+        await create_account(db, "ada@example.org", "correct horse")
+        stalls = []
+
+        async def tick() -> None:
+            while True:
+                before = time.perf_counter()
+                await asyncio.sleep(0.001)
+                stalls.append(time.perf_counter() - before)
+
+        ticker = asyncio.create_task(tick())
+        start = time.perf_counter()
+        for _ in range(3):
+            await log_in(db, "ada@example.org", "correct horse")
+            with pytest.raises(UserInputError):
+                await log_in(db, "nobody@example.org", "correct horse")
+        took = (time.perf_counter() - start) / 6
+        ticker.cancel()
+        return took, max(stalls)
+
+    took, worst = run(database_url, work)
+    assert worst < took / 2, (took, worst)
