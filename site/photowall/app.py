@@ -26,7 +26,7 @@ from photowall.render import render
 from photowall.routes import accounts, admin, health, make, media, mine, wall
 from photowall.security import (
     check_request,
-    headers_middleware,
+    headers_hook,
     hosts_middleware,
     upload_rate_limit,
 )
@@ -86,12 +86,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_csrf_tokens
         ),
         middleware=[
-            headers_middleware(settings),
             hosts_middleware(settings),
             DefineMiddleware(SessionMiddleware, sessions=sessions),
             upload_rate_limit(settings).middleware,
         ],
         before_request=check_request,
+        before_send=[headers_hook(settings)],
         stores={
             "rate_limit": RedisStore.with_client(
                 url=settings.redis_url, namespace="narcis:ratelimit"

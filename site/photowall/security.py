@@ -56,27 +56,16 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
-def headers_middleware(settings: Settings) -> DefineMiddleware:
-    return DefineMiddleware(SecurityHeadersMiddleware, headers=security_headers(settings))
+def headers_hook(settings: Settings):
+    """A `before_send` hook: the same headers on every response the app sends, pages, errors
+    (404s for unknown paths too, which no middleware sees), static files and streams."""
+    headers = security_headers(settings)
 
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
 
-class SecurityHeadersMiddleware:
-    """The same headers on every response: pages, errors, static files, streams."""
-
-    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]]) -> None:
-        self.app, self.headers = app, headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    return add_headers
 
 
 async def check_request(request: Request) -> None:
