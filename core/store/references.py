@@ -26,7 +26,7 @@ PREFIX = "faces"
 
 def clean_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=1)  # fast: the photo is stored, not sent
     return buffer.getvalue()
 
 
