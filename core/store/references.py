@@ -50,7 +50,10 @@ async def store_clean_reference(
     if session_id is None:
         key = content_key(PREFIX, png, "png")
     else:
-        key = f"{owner_prefix(session_id)}/{hashlib.sha256(png).hexdigest()}.png"
+        digest = await asyncio.to_thread(
+            lambda: hashlib.sha256(png).hexdigest()
+        )  # MBs: off the loop
+        key = f"{owner_prefix(session_id)}/{digest}.png"
     await media.put(key, png, "image/png")
     values = {
         "content_hash": digest_of(key),

@@ -104,4 +104,4 @@ class PhotoChecker:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)  # a running check ends in BUDGET_S

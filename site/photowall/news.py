@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from core.store.wall import NEW_CHANNEL
 
 log = logging.getLogger("photowall.news")
-KEEP_ALIVE_S = 15.0
+KEEP_ALIVE_S = 30.0  # under the usual 60 s idle timeout of load balancers
 
 
 class WallNews:

@@ -143,20 +143,26 @@ def twelve_megapixels(astronaut) -> bytes:
     return buffer.getvalue()
 
 
-def health_during_uploads(url: str, photo: bytes, seconds: float) -> list[float]:
-    """/health latencies (ms) while four uploaders send 12 MP photos back to back."""
+def health_during_uploads(
+    url: str, photo: bytes, seconds: float, uploaders: int = 4
+) -> tuple[list[float], int]:
+    """/health latencies (ms), and how many uploads were answered, while `uploaders` clients
+    send 12 MP photos back to back."""
     import httpx
 
-    async def uploader(stop: float) -> None:
+    async def uploader(stop: float) -> int:
+        answered = 0
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
             page = (await client.get("/make")).text
             token = page.split('name="_csrf_token" value="')[1].split('"')[0]
             while time.monotonic() < stop:
+                answered += 1
                 await client.post(
                     "/make",
                     data={"_csrf_token": token, "idea": "byzantine emperor", "style": "none"},
                     files=[("photos", ("phone.jpg", photo, "image/jpeg"))],
                 )
+        return answered
 
     async def prober(stop: float) -> list[float]:
         latencies = []
@@ -168,13 +174,12 @@ def health_during_uploads(url: str, photo: bytes, seconds: float) -> list[float]
                 await asyncio.sleep(0.01)
         return latencies
 
-    async def go() -> list[float]:
+    async def go() -> tuple[list[float], int]:
         stop = time.monotonic() + seconds
-        tasks = [asyncio.create_task(uploader(stop)) for _ in range(4)]
+        tasks = [asyncio.create_task(uploader(stop)) for _ in range(uploaders)]
         await asyncio.sleep(1)  # the uploads are under way
         latencies = await prober(stop)
-        await asyncio.gather(*tasks)
-        return latencies
+        return latencies, sum(await asyncio.gather(*tasks))
 
     return asyncio.run(go())
 
@@ -185,6 +190,7 @@ def p99(values: list[float]) -> float:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_health_answers_quickly_while_big_photos_are_checked(stack, server, astronaut) -> None:
-    latencies = health_during_uploads(server, twelve_megapixels(astronaut), seconds=12)
+    latencies, uploads = health_during_uploads(server, twelve_megapixels(astronaut), seconds=12)
+    print(f"/health p99 {p99(latencies):.1f} ms over {len(latencies)} probes, {uploads} uploads")
     # The issue's bar is 50 ms on a dedicated machine; this one is shared by several builds.
-    assert len(latencies) > 100 and p99(latencies) < 150, (p99(latencies), max(latencies))
+    assert uploads >= 4 and len(latencies) > 100 and p99(latencies) < 150, max(latencies)
