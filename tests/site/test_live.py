@@ -193,4 +193,5 @@ def test_health_answers_quickly_while_big_photos_are_checked(stack, server, astr
     latencies, uploads = health_during_uploads(server, twelve_megapixels(astronaut), seconds=12)
     print(f"/health p99 {p99(latencies):.1f} ms over {len(latencies)} probes, {uploads} uploads")
     # The bar is 50 ms on a dedicated machine; this one is shared by several builds.
-    assert uploads >= 4 and len(latencies) > 100 and p99(latencies) < 150, max(latencies)
+    assert uploads >= 4 and len(latencies) > 100
+    assert p99(latencies) < 120 and max(latencies) < 1000  # main: p99 151 ms, max 1.9 s
