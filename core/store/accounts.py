@@ -1,11 +1,12 @@
 """Guest sessions, accounts and tokens. Every token change is one atomic statement, and a
-login moves a guest's tokens to the account in one transaction."""
+signup moves a guest's tokens to the new account in one transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -89,9 +90,11 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# Checked when the email is unknown, so that a wrong email costs what a wrong password
-# costs: the answer's timing does not tell which addresses have accounts.
-_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
+@cache
+def _dummy_hash() -> str:
+    """Checked when the email is unknown, so that a wrong email costs what a wrong password
+    costs: the answer's timing does not tell which addresses have accounts."""
+    return _hasher.hash(uuid.uuid4().hex)
 
 
 async def create_account(
@@ -131,8 +134,8 @@ async def log_in(
         account = await session.scalar(
             select(UserAccount).where(UserAccount.email == email.strip().lower())
         )
-    stored = account.password_hash if account is not None else _DUMMY_HASH
-    matches = await asyncio.to_thread(verify_password, stored, password)
+    stored = account.password_hash if account is not None else None
+    matches = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)
     if account is None or not matches:
         raise UserInputError("wrong email or password")
     async with db.session() as session:

@@ -159,3 +159,26 @@ def test_an_unknown_email_costs_what_a_wrong_password_costs(site) -> None:
     known = statistics.median(timed("ada@example.org") for _ in range(3))
     unknown = statistics.median(timed(f"nobody{i}@example.org") for i in range(3))
     assert unknown > 0.5 * known, (known, unknown)
+
+
+def test_logging_in_does_not_use_up_the_upload_limit(
+    tmp_path, redis_db_url, monkeypatch, astronaut
+) -> None:
+    from litestar.testing import TestClient
+    from photowall.app import create_app
+
+    from core.config import load_settings
+    from core.store.migrate import upgrade
+    from tests.site.client import SiteClient
+
+    monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NARCIS_REDIS_URL", redis_db_url)
+    monkeypatch.setenv("NARCIS_SITE_UPLOADS_PER_MINUTE", "2")
+    settings = load_settings()
+    upgrade(settings.database)
+    with TestClient(app=create_app(settings), base_url="http://127.0.0.1") as http:
+        site = SiteClient(http, settings)
+        assert [log_in(site, "x@example.org", "wrong one!").status_code for _ in range(3)] == [
+            400
+        ] * 3
+        assert [site.make([("me.png", png(astronaut))]).status_code for _ in range(2)] == [303] * 2
