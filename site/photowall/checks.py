@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from PIL import Image
@@ -100,7 +101,11 @@ class PhotoChecker:
                 initializer=_start_worker,
             )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, check_photos, photos, self.budget_s)
+        try:
+            return await loop.run_in_executor(self._pool, check_photos, photos, self.budget_s)
+        except BrokenProcessPool:
+            self._pool = None  # a worker died (out of memory?): the next upload gets a new pool
+            raise
 
     def close(self) -> None:
         if self._pool is not None:

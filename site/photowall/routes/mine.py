@@ -61,8 +61,7 @@ async def share(request: Request, services: Services, portrait_id: str) -> Redir
         if portrait is None or job is None or job.spec.get("base"):
             raise NotFoundException()
         portrait.shared = not portrait.shared
-        left = portrait.curated and not portrait.shared
-    if left:
+    if portrait.curated:  # it joins or leaves the wall: cached pages are stale
         await Wall(services.db, services.redis).bump(announce=False)
     return Redirect("/me", status_code=303)
 
