@@ -116,4 +116,4 @@ def test_password_checks_leave_the_event_loop_free(database_url) -> None:
         return took, max(stalls)
 
     took, worst = run(database_url, work)
-    assert worst < took / 2, (took, worst)
+    assert worst < took, (took, worst)  # main: one whole verify, about twice `took`
