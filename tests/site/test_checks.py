@@ -48,3 +48,20 @@ def test_a_huge_black_png_is_refused_in_seconds(site) -> None:
     took = time.monotonic() - start
     assert response.status_code == 400 and "no face found in photo 1" in response.text
     assert took < 15, took  # main: 44 s
+
+
+def test_the_pixel_limit_counts_what_is_decoded(astronaut) -> None:
+    """A 48 MP phone JPEG is decoded at a quarter of its pixels, and passes (main refused it);
+    a 40 MP PNG has no such shortcut and is still refused above the limit."""
+    canvas = Image.new("RGB", (8000, 6000), (90, 90, 90))
+    canvas.paste(astronaut.resize((6000, 6000)), (1000, 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="JPEG", quality=70)
+    checker = PhotoChecker(workers=1)
+    try:
+        (cleaned,) = asyncio.run(checker.check([(buffer.getvalue(), "phone.jpg")]))
+        with pytest.raises(UserInputError, match="the limit is 40 megapixels"):
+            asyncio.run(checker.check([(png(Image.new("L", (6400, 6400))), "big.png")]))
+    finally:
+        checker.close()
+    assert max(Image.open(io.BytesIO(cleaned)).size) == 2048
