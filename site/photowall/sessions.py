@@ -88,9 +88,11 @@ class Sessions:
         visit.data[name] = won
         return won
 
-    async def log_in(self, visit: Visit, user_id: str) -> None:
-        """A new session id for the logged-in session (the old one may have been seen)."""
-        kept = {k: v for k, v in {**visit.data, **visit.pending}.items() if k == "guest"}
+    async def log_in(self, visit: Visit, user_id: str, keep_guest: bool) -> None:
+        """A new session id for the logged-in session (the old one may have been seen). The
+        guest session stays only when it is now the account's."""
+        guest = visit.get("guest")
+        kept = {"guest": guest} if keep_guest and guest else {}
         if visit.sid is not None:
             await self.redis.delete(session_key(visit.sid))
         visit.data = {}

@@ -182,3 +182,19 @@ def test_logging_in_does_not_use_up_the_upload_limit(
             400
         ] * 3
         assert [site.make([("me.png", png(astronaut))]).status_code for _ in range(2)] == [303] * 2
+
+
+def test_logging_in_over_another_account_does_not_inherit_its_photos(site, astronaut) -> None:
+    sign_up(site, "ada@example.org")
+    assert site.make([("me.png", png(astronaut))]).status_code == 303
+    add_account(site, "bo@example.org", "long enough")
+    log_in(site, "bo@example.org", "long enough")  # the same browser, without logging out
+    assert site.make([("bo.png", png(astronaut))]).status_code == 303
+    site.post_form("/logout", {}, "/me")
+    log_in(site, "ada@example.org", "long enough")
+    site.post_form("/me/delete", {}, "/me")  # Ada's erase must leave Bo's photo alone
+
+    async def photos(db, media):
+        return await media.keys("faces")
+
+    assert len(site.run(photos)) == 1

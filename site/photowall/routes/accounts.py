@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from litestar.response import Redirect, Response, Template
 
 from core.errors import UserInputError
 from core.store.accounts import create_account, log_in
+from core.store.models import GuestSession
 from photowall.limits import TooManyAttempts, check_login, record_failure
 from photowall.render import render
 from photowall.services import Services
@@ -49,7 +51,7 @@ async def login(
     except UserInputError as exc:
         await record_failure(services.redis, data.email)
         return _error(request, "login", str(exc))
-    return await _logged_in(request, str(account.id))
+    return await _logged_in(request, services, account.id)
 
 
 @post("/signup", name="signup_submit")
@@ -65,12 +67,18 @@ async def signup(
         return _error(request, "signup", str(exc), 429)
     except UserInputError as exc:
         return _error(request, "signup", str(exc))
-    return await _logged_in(request, str(account.id))
+    return await _logged_in(request, services, account.id)
 
 
-async def _logged_in(request: Request, user_id: str) -> Redirect:
+async def _logged_in(request: Request, services: Services, user_id: uuid.UUID) -> Redirect:
     sessions: Sessions = request.app.state.sessions
-    await sessions.log_in(visit_of(request.scope), user_id)
+    guest_id = visitor(request).guest_id
+    keep = False
+    if guest_id is not None:  # someone else's guest (a shared browser) is not carried over
+        async with services.db.session() as session:
+            guest = await session.get(GuestSession, guest_id)
+        keep = guest is not None and guest.user_id == user_id
+    await sessions.log_in(visit_of(request.scope), str(user_id), keep_guest=keep)
     return Redirect("/me", status_code=303)
 
 
