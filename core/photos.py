@@ -64,6 +64,13 @@ def load_photo(data: bytes, name: str, max_side: int | None = None) -> Image.Ima
     return Image.frombytes("RGB", upright.size, upright.tobytes())  # drops every metadata chunk
 
 
+def clean_png(image: Image.Image) -> bytes:
+    """The photo as stored: PNG, no metadata, fast to write (it is kept, not sent)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)  # fast: the photo is stored, not sent
+    return buffer.getvalue()
+
+
 def _check_header(image: Image.Image, name: str) -> None:
     if image.format not in FORMATS:
         raise UserInputError(f"{name} is a {image.format} file; use JPEG, PNG or WebP")

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import uuid
 
-from PIL import Image
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.photos import load_photo
+from core.photos import clean_png, load_photo
 from core.store.db import Database
 from core.store.media import MediaStore, content_key
 from core.store.models import ReferenceFace
 
 PREFIX = "faces"
-
-
-def clean_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)  # fast: the photo is stored, not sent
-    return buffer.getvalue()
 
 
 def owner_prefix(session_id: uuid.UUID) -> str:

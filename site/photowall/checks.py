@@ -24,8 +24,7 @@ from PIL import Image
 
 from core.diffusion.faces.backends import DlibAnalyzer
 from core.errors import UserInputError
-from core.photos import load_photo
-from core.store.references import clean_png
+from core.photos import clean_png, load_photo
 
 STORED_SIDE = 2048  # what PhotoMaker needs is a 224² face crop; this is plenty
 DETECT_PIXELS = 1_000_000

@@ -83,8 +83,11 @@ class Sessions:
             visit.csrf_token()  # a session to hold it
             await self.save(visit)
         key = session_key(visit.sid)
-        await self.redis.hsetnx(key, name, value)
-        won = (await self.redis.hget(key, name)).decode()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            _, _, won = (
+                await pipe.hsetnx(key, name, value).expire(key, TTL_S).hget(key, name).execute()
+            )
+        won = won.decode()
         visit.data[name] = won
         return won
 
