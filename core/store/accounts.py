@@ -1,10 +1,12 @@
 """Guest sessions, accounts and tokens. Every token change is one atomic statement, and a
-login moves a guest's tokens to the account in one transaction."""
+signup moves a guest's tokens to the new account in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -13,14 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import UserInputError
 from core.store.db import Database
-from core.store.models import GuestSession, UserAccount
+from core.store.models import GUEST_TOKENS, GuestSession, Portrait, UserAccount
 
 _hasher = PasswordHasher()
 
 
-async def create_guest(db: Database) -> GuestSession:
+async def create_guest(db: Database, user_id: uuid.UUID | None = None) -> GuestSession:
+    """A guest session; one made for a logged-in person belongs to their account at once
+    (it pays nothing: their account does) and only holds their uploads."""
     async with db.session() as session:
-        guest = GuestSession()
+        guest = GuestSession(user_id=user_id, tokens=0 if user_id else GUEST_TOKENS)
         session.add(guest)
     return guest
 
@@ -86,41 +90,71 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+@cache
+def _dummy_hash() -> str:
+    """Checked when the email is unknown, so that a wrong email costs what a wrong password
+    costs: the answer's timing does not tell which addresses have accounts."""
+    return _hasher.hash(uuid.uuid4().hex)
+
+
 async def create_account(
-    db: Database, email: str, password: str, role: str = "user"
+    db: Database, email: str, password: str, role: str = "user", guest_id: uuid.UUID | None = None
 ) -> UserAccount:
+    """A new account. Its tokens are the signing-up guest's (what is left of their five), or a
+    fresh guest's five: signing up before uploading loses nothing, and gains nothing either."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
         raise UserInputError(f"{email!r} is not an email address")
+    password_hash = await asyncio.to_thread(hash_password, password)
     async with db.session() as session:
         if await session.scalar(select(UserAccount.id).where(UserAccount.email == email)):
             raise UserInputError(f"an account for {email} exists already")
-        account = UserAccount(email=email, password_hash=hash_password(password), role=role)
+        account = UserAccount(email=email, password_hash=password_hash, role=role)
+        guest = await _unclaimed_guest(session, guest_id)
+        account.tokens = guest.tokens if guest is not None else GUEST_TOKENS
         session.add(account)
+        await session.flush()
+        if guest is not None:
+            _claim(guest, account)
+            # Its tokens came along, so refunds of its jobs go to the account too.
+            await session.execute(
+                update(Portrait).where(Portrait.session_id == guest.id).values(user_id=account.id)
+            )
     return account
 
 
 async def log_in(
     db: Database, email: str, password: str, guest_id: uuid.UUID | None = None
 ) -> UserAccount:
-    """Check the password, then move the guest session's tokens to the account, all in one
-    transaction (the original did it as two separate updates and could lose or double them)."""
+    """Check the password; the browser's guest session then belongs to the account.
+
+    A guest's tokens move to an account only when it signs up: moving them at every login let
+    anyone farm tokens (log out, upload as a new guest, log in again: +4 each round)."""
     async with db.session() as session:
         account = await session.scalar(
             select(UserAccount).where(UserAccount.email == email.strip().lower())
         )
-        if account is None or not verify_password(account.password_hash, password):
-            raise UserInputError("wrong email or password")
-        if guest_id is not None:
-            guest = await session.get(GuestSession, guest_id, with_for_update=True)
-            if guest is not None and guest.tokens > 0:
-                await session.execute(
-                    update(UserAccount)
-                    .where(UserAccount.id == account.id)
-                    .values(tokens=UserAccount.tokens + guest.tokens)
-                )
-                guest.tokens = 0
-            if guest is not None:
-                guest.user_id = account.id
-        await session.refresh(account)
+    stored = account.password_hash if account is not None else None
+    matches = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)
+    if account is None or not matches:
+        raise UserInputError("wrong email or password")
+    async with db.session() as session:
+        guest = await _unclaimed_guest(session, guest_id)
+        if guest is not None:
+            _claim(guest, account)
     return account
+
+
+async def _unclaimed_guest(
+    session: AsyncSession, guest_id: uuid.UUID | None
+) -> GuestSession | None:
+    if guest_id is None:
+        return None
+    guest = await session.get(GuestSession, guest_id, with_for_update=True)
+    return guest if guest is not None and guest.user_id is None else None
+
+
+def _claim(guest: GuestSession, account: UserAccount) -> None:
+    """The guest session now belongs to the account (its portraits show on /me and are erased
+    with the account's); its tokens were moved or forfeited."""
+    guest.user_id, guest.tokens = account.id, 0

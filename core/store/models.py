@@ -8,7 +8,7 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 GUEST_TOKENS = 5
@@ -55,6 +55,8 @@ class Portrait(UUIDv7AuditBase):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     curated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The owner said "share on the wall"; never set for a restyle of their own photo.
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     saved: Mapped[bool] = mapped_column(Boolean, default=False)
     saved_from_message: Mapped[str | None] = mapped_column(String(64))
 
@@ -76,12 +78,12 @@ class Job(UUIDv7AuditBase):
 
 
 class ReferenceFace(UUIDv7AuditBase):
-    """A reference photo, stored once by content hash, with its face analysis cached."""
+    """A reference photo of one uploader (its key names them), with its face analysis cached."""
 
     __tablename__ = "reference_face"
 
-    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    storage_key: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
     analyzer: Mapped[str | None] = mapped_column(String(32))
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JsonB)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -1,14 +1,20 @@
-"""Reference photos: validated, stored once by content, their face analysis cached by hash."""
+"""Reference photos: validated, stored without metadata, one copy per uploader.
+
+A visitor's photo lives under a key that names them (`faces/<guest id>/<hash>.png`), so
+erasing one visitor's photos never touches a file another visitor's job still needs.
+Operators' photos (no guest) keep the shared content key. The face analysis is cached by
+content hash (see core/jobs/run.py).
+"""
 
 from __future__ import annotations
 
-import io
+import asyncio
+import hashlib
 import uuid
 
-from PIL import Image
-from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from core.photos import load_photo
+from core.photos import clean_png, load_photo
 from core.store.db import Database
 from core.store.media import MediaStore, content_key
 from core.store.models import ReferenceFace
@@ -16,29 +22,40 @@ from core.store.models import ReferenceFace
 PREFIX = "faces"
 
 
-def clean_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+def owner_prefix(session_id: uuid.UUID) -> str:
+    return f"{PREFIX}/{session_id}"
 
 
 async def store_reference(
     db: Database, media: MediaStore, data: bytes, name: str, session_id: uuid.UUID | None = None
 ) -> str:
-    """Validate an uploaded photo and store it without metadata; returns its media key.
+    """Validate an uploaded photo and store it without metadata; returns its media key."""
+    png = await asyncio.to_thread(lambda: clean_png(load_photo(data, name)))
+    return await store_clean_reference(db, media, png, session_id)
 
-    The same picture uploaded twice is stored once (and analysed once, by the worker).
-    """
-    png = clean_png(load_photo(data, name))
-    key = content_key(PREFIX, png, "png")
-    digest = key.rsplit("/", 1)[1].split(".")[0]
+
+async def store_clean_reference(
+    db: Database, media: MediaStore, png: bytes, session_id: uuid.UUID | None = None
+) -> str:
+    """Store an already cleaned PNG. The same picture from the same uploader is stored once,
+    even when their uploads race (an insert that finds the row there does nothing)."""
+    if session_id is None:
+        key = content_key(PREFIX, png, "png")
+    else:
+        digest = await asyncio.to_thread(
+            lambda: hashlib.sha256(png).hexdigest()
+        )  # MBs: off the loop
+        key = f"{owner_prefix(session_id)}/{digest}.png"
     await media.put(key, png, "image/png")
+    values = {
+        "content_hash": digest_of(key),
+        "storage_key": key,
+        "session_id": session_id,
+    }
+    dialect = postgresql if not db.is_sqlite else sqlite
+    statement = dialect.insert(ReferenceFace).values(**values).on_conflict_do_nothing()
     async with db.session() as session:
-        found = await session.scalar(
-            select(ReferenceFace).where(ReferenceFace.content_hash == digest)
-        )
-        if found is None:
-            session.add(ReferenceFace(content_hash=digest, storage_key=key, session_id=session_id))
+        await session.execute(statement)
     return key
 
 

@@ -1,8 +1,10 @@
-"""Privacy: reference photos expire, and a session owner can erase everything of theirs."""
+"""Privacy: reference photos expire, and a person can erase everything of theirs."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -10,6 +12,9 @@ from sqlalchemy import delete, select
 from core.store.db import Database
 from core.store.media import MediaStore
 from core.store.models import Job, Portrait, ReferenceFace
+from core.store.references import owner_prefix
+
+FINISHED = frozenset({"done", "failed", "cancelled"})
 
 
 async def purge_references(db: Database, media: MediaStore, days: int) -> int:
@@ -25,27 +30,47 @@ async def purge_references(db: Database, media: MediaStore, days: int) -> int:
     return len(old)
 
 
-async def erase_session(
-    db: Database, media: MediaStore, session_id: uuid.UUID, user_id: uuid.UUID | None = None
-) -> int:
-    """Every portrait, job and reference photo of a guest session (or account), in one go."""
-    owner = Portrait.session_id == session_id
+@dataclass(frozen=True)
+class Erased:
+    job_ids: list[str]  # for the caller to forget in its caches
+    photos: int
+
+
+async def erase_person(
+    db: Database,
+    media: MediaStore,
+    guest_ids: list[uuid.UUID],
+    user_id: uuid.UUID | None,
+    cancel: Callable[[str], Awaitable[object]],
+) -> Erased:
+    """Every portrait, job, reference photo and derivative of a person: their guest sessions
+    and their account alike, wherever they uploaded from.
+
+    1. Cancel their unfinished jobs first (`cancel` refunds the token and stops the worker).
+    2. Delete the rows: portraits, jobs, reference photos with their face analysis.
+    3. Delete the files: portraits with every derivative, and each guest's photo folder.
+    """
+    owner = Portrait.session_id.in_(guest_ids)
     if user_id is not None:
         owner = owner | (Portrait.user_id == user_id)
+    # 1. Cancel what is still queued or running
     async with db.session() as session:
         portraits = (await session.scalars(select(Portrait).where(owner))).all()
-        for portrait in portraits:
-            await media.delete(f"portraits/{portrait.id}")
-        ids = [p.id for p in portraits]
-        if ids:
-            await session.execute(delete(Job).where(Job.id.in_(ids)))
-            await session.execute(delete(Portrait).where(Portrait.id.in_(ids)))
-        faces = (
-            await session.scalars(
-                select(ReferenceFace).where(ReferenceFace.session_id == session_id)
-            )
-        ).all()
-        for face in faces:
-            await media.delete(face.storage_key)
-            await session.delete(face)
-    return len(ids)
+    ids = [p.id for p in portraits]
+    for portrait in portraits:
+        if portrait.status not in FINISHED:
+            await cancel(str(portrait.id))
+    # 2. Rows
+    photo_rows = ReferenceFace.session_id.in_(guest_ids)
+    for guest in guest_ids:
+        photo_rows = photo_rows | ReferenceFace.storage_key.startswith(f"{owner_prefix(guest)}/")
+    async with db.session() as session:
+        await session.execute(delete(Job).where(Job.id.in_(ids) | Job.session_id.in_(guest_ids)))
+        await session.execute(delete(Portrait).where(Portrait.id.in_(ids)))
+        photos = (await session.execute(delete(ReferenceFace).where(photo_rows))).rowcount
+    # 3. Files
+    for portrait_id in ids:
+        await media.delete(f"portraits/{portrait_id}")
+    for guest in guest_ids:
+        await media.delete(owner_prefix(guest))
+    return Erased([str(i) for i in ids], photos)

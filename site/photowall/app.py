@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 from pathlib import Path
 
 from litestar import Litestar, Request
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.logging import LoggingConfig
+from litestar.middleware.base import DefineMiddleware
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
@@ -16,19 +20,32 @@ from litestar.template.config import TemplateConfig
 
 from core.config import Settings, load_settings
 from core.errors import CapacityError, UserInputError
+from photowall.checks import PhotoChecker
+from photowall.news import WallNews
 from photowall.render import render
-from photowall.routes import accounts, admin, health, make, media, wall
-from photowall.security import csrf_config, hosts_middleware, session_config, upload_rate_limit
+from photowall.routes import accounts, admin, health, make, media, mine, wall
+from photowall.security import (
+    check_request,
+    headers_hook,
+    hosts_middleware,
+    upload_rate_limit,
+)
 from photowall.services import Services
+from photowall.sessions import SessionMiddleware, Sessions, visit_of
 
 HERE = Path(__file__).parent
+log = logging.getLogger("photowall")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     services = Services.build(settings)
+    sessions = Sessions(services.redis, secure=settings.site_https)
+    news, checker = WallNews(services.redis), PhotoChecker()
 
     async def close() -> None:
+        checker.close()
+        await news.close()
         await services.close()
 
     def settle() -> None:
@@ -48,13 +65,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             make.job_page,
             make.job_events,
             make.portrait_page,
-            make.my_portraits,
-            make.erase_mine,
+            mine.my_portraits,
+            mine.share,
+            mine.erase_mine,
             accounts.login_page,
             accounts.signup_page,
             accounts.login,
             accounts.signup,
             accounts.logout,
+            accounts.logout_everywhere,
             admin.admin_page,
             admin.toggle,
             create_static_files_router(
@@ -62,13 +81,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        state=State({"services": services, "sessions": sessions, "news": news, "checker": checker}),
+        template_config=TemplateConfig(
+            directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_csrf_tokens
+        ),
         middleware=[
             hosts_middleware(settings),
-            session_config(settings).middleware,
+            DefineMiddleware(SessionMiddleware, sessions=sessions),
             upload_rate_limit(settings).middleware,
         ],
-        csrf_config=csrf_config(settings),
+        before_request=check_request,
+        before_send=[headers_hook(settings)],
         stores={
             "rate_limit": RedisStore.with_client(
                 url=settings.redis_url, namespace="narcis:ratelimit"
@@ -78,10 +101,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserInputError: _user_error,
             CapacityError: _user_error,
             HTTPException: _http_error,
+            Exception: _server_error,
         },
+        logging_config=LoggingConfig(
+            loggers={"photowall": {"level": "INFO", "handlers": ["queue_listener"]}},
+            log_exceptions="never",  # _server_error logs each one, once, with its traceback
+        ),
         on_startup=[settle],
         on_shutdown=[close],
         request_max_body_size=2**20,
+    )
+
+
+def _csrf_tokens(engine: JinjaTemplateEngine) -> None:
+    """`csrf_token()` in templates: this session's token (photowall/security.py checks it)."""
+    engine.register_template_callable(
+        "csrf_token", lambda context: visit_of(context["request"].scope).csrf_token()
     )
 
 
@@ -91,6 +126,8 @@ def _user_error(request: Request, exc: Exception) -> Response:
 
 
 def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code >= 500:
+        return _server_error(request, exc)
     messages = {
         404: "Nothing here.",
         403: "Not allowed.",
@@ -99,6 +136,12 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
         413: "That upload is too large.",
     }
     return _page(request, exc.status_code, messages.get(exc.status_code, exc.detail))
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    """A bug or an outage: logged with its traceback, answered with our own page."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _page(request, 500, "Something went wrong on our side; please try again.")
 
 
 def _page(request: Request, status: int, message: str) -> Response:

@@ -1,48 +1,102 @@
-"""Cookies, CSRF, rate limits and allowed hosts, configured in one place from the settings."""
+"""Allowed hosts, CSRF, security headers and the upload rate limit, configured from the settings.
+
+CSRF: every unsafe request carries the session's own token (a form field or the
+`x-csrftoken` header) and, when the browser names where it comes from (Origin, or else
+Referer), that is this site. A token is worth nothing outside the session it was made for.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from fnmatch import fnmatch
+from urllib.parse import urlsplit
 
-from litestar.config.csrf import CSRFConfig
+from litestar import Request
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.response.base import ASGIResponse
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.config import Settings
+from photowall.sessions import visit_of
 
 CSRF_FIELD = "_csrf_token"
 CSRF_HEADER = "x-csrftoken"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Scripts and styles from our own static files only (htmx included); no frames, no plugins.
+# Inline styles stay allowed: htmx and the progress bar set them, and they cannot run code.
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
-def _key(settings: Settings, purpose: str) -> bytes:
-    secret = settings.secret_key.get_secret_value()
-    return hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    headers = {
+        "content-security-policy": CSP,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "same-origin",
+        "cross-origin-opener-policy": "same-origin",
+        "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if settings.site_https:
+        headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+    return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
-def session_config(settings: Settings) -> CookieBackendConfig:
-    return CookieBackendConfig(
-        secret=_key(settings, "session"),
-        key="narcis_session",
-        max_age=7 * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.site_https,
-    )
+def headers_hook(settings: Settings):
+    """A `before_send` hook: the same headers on every response the app sends, pages, errors
+    (404s for unknown paths too, which no middleware sees), static files and streams."""
+    headers = security_headers(settings)
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+
+    return add_headers
 
 
-def csrf_config(settings: Settings) -> CSRFConfig:
-    return CSRFConfig(
-        secret=_key(settings, "csrf").hex(),
-        cookie_name="narcis_csrf",
-        header_name=CSRF_HEADER,
-        cookie_secure=settings.site_https,
-        cookie_samesite="lax",
-        exclude=["/health"],
-    )
+async def check_request(request: Request) -> None:
+    """Before every handler: no NUL bytes in paths (a file-system error otherwise), and the
+    CSRF rules above for every unsafe method."""
+    if "\x00" in request.url.path:
+        raise NotFoundException()
+    if request.method in SAFE_METHODS:
+        return
+    _check_origin(request)
+    expected = visit_of(request.scope).get("csrf")
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and _is_form(request):
+        value = (await request.form()).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not expected or not given or not secrets.compare_digest(expected, given):
+        raise PermissionDeniedException("CSRF token missing or not this session's")
+
+
+def _check_origin(request: Request) -> None:
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return  # not a browser, or one that hides both: the session's token still decides
+    host = request.headers.get("host", "")
+    if claimed == "null" or urlsplit(claimed).netloc.lower() != host.lower():
+        raise PermissionDeniedException(f"cross-site request from {claimed!r} refused")
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded"))
 
 
 def hosts_middleware(settings: Settings) -> DefineMiddleware:
@@ -61,24 +115,22 @@ class AllowedHostsMiddleware:
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if not any(fnmatch(name.lower(), p) for p in self.patterns):
                 response = ASGIResponse(
-                    body=b'{"message":"invalid host header"}',
+                    body=b"invalid host header",
                     status_code=400,
-                    media_type="application/json",
+                    media_type="text/plain; charset=utf-8",
                 )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-THROTTLED = frozenset({"/make", "/login", "/signup"})
-
-
 def upload_rate_limit(settings: Settings) -> RateLimitConfig:
-    """Generating, logging in and signing up, per client: cheap to ask, costly to serve."""
+    """Generating, per client: cheap to ask, costly to serve. Logging in has its own limits
+    (photowall/limits.py), so a visitor who mistypes a password can still make a portrait."""
     return RateLimitConfig(
         rate_limit=("minute", settings.site_uploads_per_minute),
         store="rate_limit",
         check_throttle_handler=lambda request: (
-            request.method == "POST" and request.url.path in THROTTLED
+            request.method == "POST" and request.url.path == "/make"
         ),
     )

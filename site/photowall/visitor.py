@@ -1,4 +1,8 @@
-"""Who is asking: the guest session (and account, once logged in) kept in the session cookie."""
+"""Who is asking: the guest session and account named by the server-side session.
+
+The session only says which account logged in; whether that account still exists and what
+its role is are read from the database on each request that needs them.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +10,76 @@ import uuid
 from dataclasses import dataclass
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import select
 
 from core.store.accounts import create_guest
 from core.store.db import Database
 from core.store.models import GUEST_TOKENS, GuestSession, UserAccount
+from photowall.sessions import Sessions, session_key, visit_of
 
 
 @dataclass(frozen=True)
 class Visitor:
     guest_id: uuid.UUID | None
     user_id: uuid.UUID | None
-    email: str | None
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
-def visitor(request: Request) -> Visitor:
-    data = request.session if request.scope.get("session") is not None else {}
-    guest, user = data.get("guest"), data.get("user")
-    return Visitor(
-        uuid.UUID(guest) if guest else None,
-        uuid.UUID(user) if user else None,
-        data.get("email"),
-        data.get("role", "guest"),
-    )
+def visitor(request: ASGIConnection) -> Visitor:
+    visit = visit_of(request.scope)
+    guest, user = visit.get("guest"), visit.get("user")
+    return Visitor(uuid.UUID(guest) if guest else None, uuid.UUID(user) if user else None)
+
+
+async def account_of(db: Database, who: Visitor) -> UserAccount | None:
+    if who.user_id is None:
+        return None
+    async with db.session() as session:
+        return await session.get(UserAccount, who.user_id)
+
+
+async def admins_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The role as the database has it now: a demoted admin is refused on the next request."""
+    account = await account_of(connection.app.state.services.db, visitor(connection))
+    if account is None:
+        raise NotAuthorizedException("log in first")
+    if account.role != "admin":
+        raise PermissionDeniedException("admins only")
 
 
 async def ensure_guest(request: Request, db: Database) -> uuid.UUID:
-    """The visitor's guest session, created (with its 5 tokens) on first need."""
-    current = visitor(request).guest_id
-    if current is not None:
+    """The visitor's guest session, created on first need. Parallel first requests of one
+    browser agree on one guest: each makes a candidate, the session keeps the first, the
+    others delete theirs."""
+    sessions: Sessions = request.app.state.sessions
+    visit = visit_of(request.scope)
+    who = visitor(request)
+    if who.guest_id is not None:
         async with db.session() as session:
-            if await session.get(GuestSession, current) is not None:
-                return current
-    guest = await create_guest(db)
-    request.session["guest"] = str(guest.id)
-    return guest.id
+            if await session.get(GuestSession, who.guest_id) is not None:
+                return who.guest_id
+        visit.data.pop("guest", None)
+        await sessions.redis.hdel(session_key(visit.sid), "guest")
+    candidate = await create_guest(db, who.user_id)
+    won = uuid.UUID(await sessions.claim(visit, "guest", str(candidate.id)))
+    if won != candidate.id:
+        async with db.session() as session:
+            await session.delete(await session.get(GuestSession, candidate.id))
+    return won
+
+
+async def owned_guests(db: Database, who: Visitor) -> list[uuid.UUID]:
+    """Every guest session of this person: this browser's, and every one their account claimed."""
+    guests = {who.guest_id} - {None}
+    if who.user_id is not None:
+        async with db.session() as session:
+            rows = await session.scalars(
+                select(GuestSession.id).where(GuestSession.user_id == who.user_id)
+            )
+            guests |= set(rows.all())
+    return sorted(guests)
 
 
 async def balance(db: Database, who: Visitor) -> int:

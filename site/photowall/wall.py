@@ -1,5 +1,10 @@
 """The wall: curated portraits, newest first, by keyset pages; rendered pages cached in Redis
-under a version number that every curation change bumps (no key scans, ever)."""
+under a version number that every curation change bumps (no key scans, ever).
+
+Only pages the site itself links to are cached: the first page, and pages after a cursor this
+version of the wall handed out. Any other `?cursor=` or search is rendered and not kept, so a
+client inventing cursors cannot fill Redis. A portrait is on the wall only when it is curated,
+visible, done, and (for visitors' portraits) its owner chose to share it."""
 
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ from functools import lru_cache
 import thumbhash
 from PIL import Image
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from core.errors import UserInputError
 from core.store.db import Database
 from core.store.models import Portrait
 from core.store.wall import NEW_CHANNEL, VERSION_KEY, bump_wall
@@ -85,7 +91,10 @@ class Wall:
         """One page after `cursor` (an id): `WHERE id < cursor ORDER BY id DESC`, no OFFSET.
         UUIDv7 ids grow with time, so id order is newest-first."""
         statement = select(Portrait).where(
-            Portrait.curated.is_(True), Portrait.hidden.is_(False), Portrait.status == "done"
+            Portrait.curated.is_(True),
+            Portrait.hidden.is_(False),
+            Portrait.status == "done",
+            or_(Portrait.shared.is_(True), Portrait.origin != "web"),
         )
         if cursor:
             statement = statement.where(Portrait.id < _parse(cursor))
@@ -101,28 +110,54 @@ class Wall:
     async def version(self) -> int:
         return int(await self.redis.get(VERSION_KEY) or 0)
 
-    async def bump(self) -> None:
-        """A portrait joined or left the wall: every cached page is now stale."""
-        await bump_wall(self.redis)
+    async def bump(self, announce: bool = True) -> None:
+        """The wall changed: every cached page is now stale. Open walls hear "new portrait"
+        only when one joined (`announce`), never when one left."""
+        if announce:
+            await bump_wall(self.redis)
+        else:
+            await self.redis.incr(VERSION_KEY)
+
+    async def forget_pages(self) -> None:
+        """Delete every cached page now, of every version (after an erase: nothing of the
+        erased portraits may stay in Redis, not even in pages waiting to expire)."""
+        keys = [k async for k in self.redis.sscan_iter(KEYS_SET)]
+        if keys:
+            await self.redis.delete(*keys)
+        await self.redis.delete(KEYS_SET)
 
     @staticmethod
     def cache_key(version: int, kind: str, cursor: str | None, query: str | None) -> str:
         digest = hashlib.sha1(f"{cursor}|{query}".encode()).hexdigest()[:16]
         return f"narcis:wall:v{version}:{kind}:{digest}"
 
+    async def cacheable(self, version: int, cursor: str | None, query: str | None) -> bool:
+        if query is not None:
+            return False
+        return cursor is None or bool(await self.redis.sismember(_issued(version), cursor))
+
     async def cached(self, key: str) -> bytes | None:
         return await self.redis.get(key)
 
-    async def store(self, key: str, body: bytes) -> None:
-        await self.redis.set(key, body, ex=CACHE_TTL)
+    async def store(self, version: int, key: str, body: bytes, page: WallPage) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, body, ex=CACHE_TTL).sadd(KEYS_SET, key).expire(KEYS_SET, CACHE_TTL)
+            if page.next_cursor:
+                pipe.sadd(_issued(version), page.next_cursor).expire(_issued(version), CACHE_TTL)
+            await pipe.execute()
+
+
+KEYS_SET = "narcis:wall:cached"
+
+
+def _issued(version: int) -> str:
+    return f"narcis:wall:v{version}:cursors"
 
 
 def _parse(cursor: str) -> uuid.UUID:
     try:
         return uuid.UUID(cursor)
     except ValueError:
-        from core.errors import UserInputError
-
         raise UserInputError(f"invalid cursor {cursor!r}") from None
 
 

@@ -38,10 +38,13 @@ class SiteClient:
         style: str = "none",
         restyle: bool = False,
         token: str | None = None,
+        share: bool = False,
     ):
         data = {"idea": idea, "style": style, "_csrf_token": token or self.csrf()}
         if restyle:
             data["restyle"] = "true"
+        if share:
+            data["share"] = "true"
         files = [
             ("photos", (name, content, "application/octet-stream")) for name, content in photos
         ]

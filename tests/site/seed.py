@@ -39,6 +39,7 @@ async def seed_portraits(
     count: int,
     curated: bool = True,
     session_id: uuid.UUID | None = None,
+    shared: bool = True,
 ) -> list[str]:
     ids = []
     for index in range(count):
@@ -64,6 +65,7 @@ async def seed_portraits(
                     height=image.height,
                     thumbhash=hash_b64,
                     session_id=session_id,
+                    shared=shared,
                     prompt="test",
                 )
             )

@@ -5,10 +5,6 @@ Every request to anything but this machine is blocked. Screenshots land in artif
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +13,6 @@ from photowall.wall import NEW_CHANNEL
 from playwright.sync_api import sync_playwright
 
 from tests.helpers import ROOT
-from tests.services import free_port
 from tests.site.seed import seed_portraits
 
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -31,32 +26,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture
-def server(stack):
-    port = free_port()
-    env = stack.env(NARCIS_SITE_UPLOADS_PER_MINUTE="100")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(stack.root / "web.log").open("wb"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        raise RuntimeError((stack.root / "web.log").read_text())
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
 
 
 @pytest.fixture

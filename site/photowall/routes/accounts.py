@@ -1,7 +1,8 @@
-"""Optional accounts: sign up, log in (the guest's tokens move over in one transaction), out."""
+"""Optional accounts: sign up (the guest's tokens move over), log in, log out here or everywhere."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,8 +13,11 @@ from litestar.response import Redirect, Response, Template
 
 from core.errors import UserInputError
 from core.store.accounts import create_account, log_in
+from core.store.models import GuestSession
+from photowall.limits import TooManyAttempts, check_login, record_failure
 from photowall.render import render
 from photowall.services import Services
+from photowall.sessions import Sessions, visit_of
 from photowall.visitor import visitor
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -39,7 +43,15 @@ async def signup_page() -> Template:
 async def login(
     request: Request, services: Services, data: Annotated[Credentials, Form]
 ) -> Response:
-    return await _log_in(request, services, data, "login")
+    try:
+        await check_login(services.redis, _client(request), data.email)
+        account = await log_in(services.db, data.email, data.password, visitor(request).guest_id)
+    except TooManyAttempts as exc:
+        return _error(request, "login", str(exc), 429)
+    except UserInputError as exc:
+        await record_failure(services.redis, data.email)
+        return _error(request, "login", str(exc))
+    return await _logged_in(request, services, account.id)
 
 
 @post("/signup", name="signup_submit")
@@ -47,30 +59,54 @@ async def signup(
     request: Request, services: Services, data: Annotated[Credentials, Form]
 ) -> Response:
     try:
-        await create_account(services.db, data.email, data.password)
+        await check_login(services.redis, _client(request), data.email)
+        account = await create_account(
+            services.db, data.email, data.password, guest_id=visitor(request).guest_id
+        )
+    except TooManyAttempts as exc:
+        return _error(request, "signup", str(exc), 429)
     except UserInputError as exc:
         return _error(request, "signup", str(exc))
-    return await _log_in(request, services, data, "signup")
+    return await _logged_in(request, services, account.id)
 
 
-async def _log_in(request: Request, services: Services, data: Credentials, mode: str) -> Response:
-    try:
-        account = await log_in(services.db, data.email, data.password, visitor(request).guest_id)
-    except UserInputError as exc:
-        return _error(request, mode, str(exc))
-    request.session.update({"user": str(account.id), "email": account.email, "role": account.role})
+async def _logged_in(request: Request, services: Services, user_id: uuid.UUID) -> Redirect:
+    sessions: Sessions = request.app.state.sessions
+    guest_id = visitor(request).guest_id
+    keep = False
+    if guest_id is not None:  # someone else's guest (a shared browser) is not carried over
+        async with services.db.session() as session:
+            guest = await session.get(GuestSession, guest_id)
+        keep = guest is not None and guest.user_id == user_id
+    await sessions.log_in(visit_of(request.scope), str(user_id), keep_guest=keep)
     return Redirect("/me", status_code=303)
 
 
 @post("/logout", name="logout")
 async def logout(request: Request) -> Redirect:
-    request.clear_session()
+    sessions: Sessions = request.app.state.sessions
+    await sessions.log_out(visit_of(request.scope))
     return Redirect("/", status_code=303)
 
 
-def _error(request: Request, mode: str, message: str) -> Response:
+@post("/logout/everywhere", name="logout_everywhere")
+async def logout_everywhere(request: Request) -> Redirect:
+    """End this account's sessions in every browser (a lost phone, a shared computer)."""
+    sessions: Sessions = request.app.state.sessions
+    who = visitor(request)
+    if who.user_id is not None:
+        await sessions.log_out_everywhere(str(who.user_id))
+    await sessions.log_out(visit_of(request.scope))
+    return Redirect("/", status_code=303)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _error(request: Request, mode: str, message: str, status: int = 400) -> Response:
     return Response(
         render(request, "pages/login.html", error=message, mode=mode),
-        status_code=400,
+        status_code=status,
         media_type="text/html; charset=utf-8",
     )

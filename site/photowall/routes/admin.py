@@ -1,11 +1,10 @@
-"""Curation: admins choose what the public wall shows, and can hide any portrait."""
+"""Curation: admins choose what the public wall shows (of what owners chose to share), and
+can hide any portrait."""
 
 from __future__ import annotations
 
 from litestar import Request, get, post
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.response import Response, Template
 from sqlalchemy import select
 
@@ -13,16 +12,8 @@ from core.store.models import Portrait
 from photowall.portraits import parse_id
 from photowall.render import render
 from photowall.services import Services
-from photowall.visitor import visitor
+from photowall.visitor import admins_only
 from photowall.wall import Wall, to_item
-
-
-def admins_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    who = visitor(connection)
-    if who.user_id is None:
-        raise NotAuthorizedException("log in first")
-    if not who.is_admin:
-        raise PermissionDeniedException("admins only")
 
 
 @get("/admin", name="admin", guards=[admins_only])
@@ -52,7 +43,17 @@ async def toggle(request: Request, services: Services, portrait_id: str, flag: s
         portrait = await session.get(Portrait, parse_id(portrait_id))
         if portrait is None:
             raise NotFoundException()
+        if flag == "curated" and not portrait.curated and not _shareable(portrait):
+            raise ClientException("its owner has not chosen to share it on the wall")
         setattr(portrait, flag, not getattr(portrait, flag))
-    await Wall(services.db, services.redis).bump()
+        joined = portrait.curated and not portrait.hidden
+    # Open walls hear "new portrait" only when one joined: hiding one is no news.
+    await Wall(services.db, services.redis).bump(announce=joined and flag == "curated")
     html = render(request, "partials/admin_row.html", portrait=portrait, item=to_item(portrait))
     return Response(html, media_type="text/html; charset=utf-8")
+
+
+def _shareable(portrait: Portrait) -> bool:
+    """Visitors' portraits need their owner's "share on the wall" (never given for a restyle);
+    operators' own (bot, workbench) are theirs to show."""
+    return portrait.origin != "web" or portrait.shared

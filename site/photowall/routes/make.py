@@ -1,9 +1,8 @@
-"""Making a portrait: the upload page, the checks before anything is queued, the job page
-with live progress, and the visitor's own portraits."""
+"""Making a portrait: the upload page, the checks before anything is queued, and the job page
+with live progress."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,17 +15,17 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Response, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
-from sqlalchemy import select
+from sqlalchemy import update
 
-from core.errors import UserInputError
+from core.errors import CapacityError, UserInputError
 from core.jobs.events import TERMINAL
 from core.jobs.spec import PortraitSpec
-from core.photos import MAX_BYTES, load_photo
+from core.photos import MAX_BYTES
 from core.prompt.hygiene import clean_idea
 from core.prompt.styles import STYLES
 from core.store.models import Portrait
-from core.store.references import store_reference
-from core.store.retention import erase_session
+from core.store.references import store_clean_reference
+from photowall.checks import PhotoChecker
 from photowall.portraits import find_portrait
 from photowall.render import render
 from photowall.services import Services
@@ -41,6 +40,7 @@ class MakeForm:
     idea: str = ""
     style: str = "none"
     restyle: bool = False
+    share: bool = False  # "share on the wall": the owner's consent, never for a restyle
     photos: list[UploadFile] = field(default_factory=list)
 
 
@@ -62,14 +62,12 @@ async def make_submit(
     try:
         spec = await _checked_spec(request, services, data)
         job_id = await services.queue.submit_portrait(spec)
+    except CapacityError as exc:
+        return await _form_error(request, services, data, str(exc), 402)
     except UserInputError as exc:
         return await _form_error(request, services, data, str(exc), 400)
-    except Exception as exc:
-        from core.errors import CapacityError
-
-        if isinstance(exc, CapacityError):
-            return await _form_error(request, services, data, str(exc), 402)
-        raise
+    if data.share and not data.restyle:
+        await _share(services, job_id)
     return Redirect(f"/jobs/{job_id}", status_code=303)
 
 
@@ -81,18 +79,14 @@ async def _checked_spec(request: Request, services: Services, data: MakeForm) ->
     idea = clean_idea(data.idea)
     if data.style not in STYLES:
         raise UserInputError(f"unknown style {data.style!r}")
-    raw = []
-    for number, photo in enumerate(photos, 1):
-        content = await photo.read(MAX_BYTES + 1)
-        name = f"photo {number} ({photo.filename})"
-        image = load_photo(content, name)
-        await asyncio.to_thread(_require_face, services, image, name)
-        raw.append((content, name))
-    guest = await ensure_guest(request, services.db)
-    keys = [
-        await store_reference(services.db, services.media, content, name, guest)
-        for content, name in raw
+    raw = [
+        (await photo.read(MAX_BYTES + 1), f"photo {number} ({photo.filename})")
+        for number, photo in enumerate(photos, 1)
     ]
+    checker: PhotoChecker = request.app.state.checker
+    cleaned = await checker.check(raw)
+    guest = await ensure_guest(request, services.db)
+    keys = [await store_clean_reference(services.db, services.media, p, guest) for p in cleaned]
     who = visitor(request)
     return PortraitSpec(
         references=keys,
@@ -106,13 +100,10 @@ async def _checked_spec(request: Request, services: Services, data: MakeForm) ->
     )
 
 
-def _require_face(services: Services, image, name: str) -> None:
-    from core.diffusion.faces import choose_face
-
-    analyzer = services.face_analyzer
-    if choose_face(analyzer.detect(image), analyzer.min_score) is None:
-        raise UserInputError(
-            f"no face found in {name}; use a photo where the face is clearly visible"
+async def _share(services: Services, job_id: str) -> None:
+    async with services.db.session() as session:
+        await session.execute(
+            update(Portrait).where(Portrait.id == uuid.UUID(job_id)).values(shared=True)
         )
 
 
@@ -131,9 +122,16 @@ async def _form_error(
     return Response(body, status_code=status, media_type="text/html; charset=utf-8")
 
 
+async def _visible_job(services: Services, job_id: str) -> Portrait:
+    portrait = await find_portrait(services, job_id)
+    if portrait.hidden:
+        raise NotFoundException()
+    return portrait
+
+
 @get("/jobs/{job_id:str}", name="job")
 async def job_page(services: Services, job_id: str) -> Template:
-    portrait = await find_portrait(services, job_id)
+    portrait = await _visible_job(services, job_id)
     status = await services.queue.status(job_id)
     return Template(
         "pages/job.html",
@@ -143,7 +141,7 @@ async def job_page(services: Services, job_id: str) -> Template:
 
 @get("/jobs/{job_id:str}/events", name="job_events")
 async def job_events(request: Request, services: Services, job_id: str) -> ServerSentEvent:
-    await find_portrait(services, job_id)
+    await _visible_job(services, job_id)
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async for event in services.queue.events(job_id, timeout=1800):
@@ -174,41 +172,3 @@ async def portrait_page(services: Services, portrait_id: str, slug: str) -> Resp
     return Template(
         "pages/portrait.html", context={"portrait": portrait, "item": to_item(portrait)}
     )
-
-
-@get("/me", name="mine")
-async def my_portraits(request: Request, services: Services) -> Template:
-    who = visitor(request)
-    owner = []
-    if who.guest_id:
-        owner.append(Portrait.session_id == who.guest_id)
-    if who.user_id:
-        owner.append(Portrait.user_id == who.user_id)
-    portraits = []
-    if owner:
-        from sqlalchemy import or_
-
-        async with services.db.session() as session:
-            portraits = (
-                await session.scalars(
-                    select(Portrait).where(or_(*owner)).order_by(Portrait.id.desc()).limit(100)
-                )
-            ).all()
-    return Template(
-        "pages/mine.html",
-        context={
-            "portraits": [(p, to_item(p)) for p in portraits],
-            "tokens": await balance(services.db, who),
-        },
-    )
-
-
-@post("/me/delete", name="erase")
-async def erase_mine(request: Request, services: Services) -> Redirect:
-    who = visitor(request)
-    if who.guest_id is not None:
-        await erase_session(services.db, services.media, who.guest_id, who.user_id)
-        from photowall.wall import Wall
-
-        await Wall(services.db, services.redis).bump()
-    return Redirect("/me", status_code=303)

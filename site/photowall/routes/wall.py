@@ -13,9 +13,10 @@ from litestar import Request, get
 from litestar.response import Response, ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
+from photowall.news import WallNews
 from photowall.render import render
 from photowall.services import Services
-from photowall.wall import NEW_CHANNEL, Wall
+from photowall.wall import Wall
 
 HTML = "text/html; charset=utf-8"
 
@@ -34,32 +35,30 @@ async def wall_page(
     if request.headers.get("if-none-match") == etag:
         return Response(b"", status_code=304, headers=headers)
     key = wall.cache_key(version, kind, cursor, query)
-    body = await wall.cached(key)
+    cacheable = await wall.cacheable(version, cursor, query)
+    body = await wall.cached(key) if cacheable else None
     if body is None:
         page = await wall.page(cursor, query)
         template = "partials/wall_page.html" if fragment else "pages/wall.html"
         body = render(request, template, page=page, first=cursor is None).encode()
-        await wall.store(key, body)
+        if cacheable:
+            await wall.store(version, key, body, page)
     return Response(body, media_type=HTML, headers=headers)
 
 
 @get("/events/wall", name="wall_events")
-async def wall_events(services: Services) -> ServerSentEvent:
+async def wall_events(request: Request) -> ServerSentEvent:
     """'N new portraits' for open walls, without touching what the reader looks at."""
+    news: WallNews = request.app.state.news
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        count = 0
-        async with services.redis.pubsub() as pubsub:
-            await pubsub.subscribe(NEW_CHANNEL)
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=15)
-                if message is None:
-                    yield ServerSentEventMessage(comment="keep-alive")
-                    continue
-                count += 1
-                noun = "portrait" if count == 1 else "portraits"
-                yield ServerSentEventMessage(
-                    event="new", data=f'<a class="fresh" href="/">{count} new {noun} ↑</a>'
-                )
+        async for count in news.follow():
+            if count == 0:
+                yield ServerSentEventMessage(comment="keep-alive")
+                continue
+            noun = "portrait" if count == 1 else "portraits"
+            yield ServerSentEventMessage(
+                event="new", data=f'<a class="fresh" href="/">{count} new {noun} ↑</a>'
+            )
 
     return ServerSentEvent(stream())
