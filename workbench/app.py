@@ -294,6 +294,7 @@ def parameter_controls() -> dict[str, gr.components.Component]:
         widgets["composition.guidance_cutoff"] = gr.Slider(
             0, 1, c.guidance_cutoff, step=0.05, label="No guidance for the last …"
         )
+        widgets["composition.schedule"] = schedule_control(c.schedule)
     with gr.Accordion("Stage 2: identity", open=True):
         widgets["identity.steps"] = gr.Slider(1, 100, i.steps, step=1, label="Steps")
         widgets["identity.guidance_scale"] = gr.Slider(
@@ -302,6 +303,7 @@ def parameter_controls() -> dict[str, gr.components.Component]:
         widgets["identity.guidance_cutoff"] = gr.Slider(
             0, 1, i.guidance_cutoff, step=0.05, label="No guidance for the last …"
         )
+        widgets["identity.schedule"] = schedule_control(i.schedule)
         widgets["identity.style_strength"] = gr.Slider(
             0, 100, i.style_strength, step=1, label="Style strength (identity starts at)"
         )
@@ -367,7 +369,15 @@ def plot_for(params: PortraitParams, change: np.ndarray | None = None):
         change,
         guided=guided_step_count(identity.steps, identity.guidance_cutoff),
         merge_step=identity.start_merge_step,
+        schedule=identity.schedule,
+        scheduler=identity.scheduler,
     )
+
+
+def schedule_control(value: str) -> gr.Dropdown:
+    from core.diffusion.schedule import SCHEDULES
+
+    return gr.Dropdown(list(SCHEDULES), value=value, label="Schedule (timesteps)")
 
 
 def launch(

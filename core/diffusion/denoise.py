@@ -14,6 +14,7 @@ from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from core.diffusion.progress import Progress
+from core.diffusion.schedule import set_schedule
 from core.diffusion.text import Conditioning
 
 SCHEDULERS: dict[str, Callable[[dict], SchedulerMixin]] = {
@@ -25,9 +26,14 @@ SCHEDULERS: dict[str, Callable[[dict], SchedulerMixin]] = {
 
 
 def make_scheduler(
-    name: str, config: dict, timesteps: list[int], device: torch.device, for_loop: bool = True
+    name: str,
+    config: dict,
+    schedule: str,
+    steps: int,
+    device: torch.device,
+    for_loop: bool = True,
 ) -> SchedulerMixin:
-    """A fresh scheduler set to exactly `timesteps` (schedulers keep per-run state).
+    """A fresh scheduler set to `steps` steps of `schedule` (schedulers keep per-run state).
 
     `for_loop=False` gives one for `add_noise` at arbitrary steps: a begin index would make
     every `add_noise` call use the first step's noise level.
@@ -35,7 +41,7 @@ def make_scheduler(
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r} (choose from {', '.join(SCHEDULERS)})")
     scheduler = SCHEDULERS[name](config)
-    scheduler.set_timesteps(timesteps=timesteps, device=device)
+    set_schedule(scheduler, schedule, steps, device)
     if for_loop:
         # Start at step 0 explicitly: otherwise the first step looks its timestep up in the
         # schedule with a tensor comparison, a GPU→CPU sync inside the loop.
