@@ -144,10 +144,13 @@ class JobRun:
             )
 
         result = await asyncio.to_thread(paint)
+        likeness = await asyncio.to_thread(
+            self.state.likeness.measure, result.final, result.params, references
+        )
         for stage, seconds in result.seconds.items():
             metrics.STAGE_SECONDS.labels(stage).observe(seconds)
         self.record_gpu_memory()
-        return await self.store_outputs(result)
+        return await self.store_outputs(result) | {"likeness": likeness.to_dict()}
 
     def params_for(self, spec: PortraitSpec) -> PortraitParams:
         if spec.params is not None:
@@ -241,6 +244,9 @@ class JobRun:
             portrait.thumbhash, portrait.parameters = result["thumbhash"], result["params"]
             portrait.prompt = result["params"]["composition"]["prompt"]
             portrait.seed = result["params"]["composition"]["seed"]
+            likeness = result["likeness"]
+            portrait.likeness, portrait.likeness_analyzer = likeness["score"], likeness["analyzer"]
+            portrait.prompt_score = likeness["prompt_score"]
         metrics.JOBS.labels("done").inc()
         await self.event("done", result=result["keys"])
         log.info("done in %.1f s", result["seconds"].get("total", 0.0))

@@ -70,6 +70,16 @@ class WorkerState:
         )
 
     @cached_property
+    def likeness(self):
+        """Scores every finished portrait: the pipeline's face analyser, CLIP if present."""
+        from core.diffusion.likeness import LikenessMeter
+        from core.modelkit.layout import ModelLayout
+
+        clip = ModelLayout(self.settings.models_path).clip
+        device = self.pipeline.composition.components.device
+        return LikenessMeter.load(self.pipeline.analyzer, clip, device)
+
+    @cached_property
     def agent(self):
         from core.prompt.agent import make_agent
 

@@ -43,6 +43,11 @@ class ModelLayout:
         return found[0] if found else None
 
     @property
+    def clip(self) -> Path:
+        """An optional CLIP model (transformers layout) for prompt-adherence scores."""
+        return self.root / "clip"
+
+    @property
     def faces(self) -> Path:
         return self.root / "faces"
 
