@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
@@ -54,6 +55,21 @@ def time_ids(height: int, width: int) -> torch.Tensor:
     return torch.tensor([[height, width, 0, 0, height, width]], dtype=torch.float32)
 
 
+def predicted_clean(
+    scheduler: SchedulerMixin, latents: torch.Tensor, noise: torch.Tensor, i: int
+) -> torch.Tensor:
+    """The clean latents that step i's noise prediction implies (epsilon prediction).
+
+    Euler keeps latents as x0 + σ·ε; DPM-Solver as α·x0 + σα·ε with α = 1/√(1+σ²). The sigmas
+    live on the CPU, so this needs no sync; it runs only on steps that preview.
+    """
+    sigma = scheduler.sigmas[i].to(latents.device, latents.dtype)
+    if isinstance(scheduler, EulerDiscreteScheduler):
+        return latents - sigma * noise
+    alpha = (1 + sigma**2) ** -0.5
+    return (latents - sigma * alpha * noise) / alpha
+
+
 @dataclass
 class StepConditioning:
     """What the UNet sees at one step: the positive side and, for guided steps, the negative."""
@@ -90,8 +106,9 @@ class DenoiseLoop:
             if before_step is not None:
                 latents = before_step(i, latents)
             noise = self._predict(latents, t, conditioning(i), guide and i < self.guided_steps)
+            clean = partial(predicted_clean, self.scheduler, latents, noise, i)  # for previews
             latents = self.scheduler.step(noise, t, latents, return_dict=False)[0]
-            progress.report(i + 1)
+            progress.report(i + 1, clean)
         return latents
 
     def _predict(
