@@ -10,9 +10,11 @@ The outcomes a job can have, and who decides them:
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import logging
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -36,6 +38,19 @@ if TYPE_CHECKING:
     from core.jobs.worker import WorkerState
 
 log = logging.getLogger("narcis.worker")
+PREVIEW_MIN_S = 0.1  # at most ten previews a second per job, however fast the steps are
+
+
+class Throttle:
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s, self.last = interval_s, -float("inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.interval_s:
+            return False
+        self.last = now
+        return True
 
 
 class JobRun:
@@ -134,13 +149,20 @@ class JobRun:
             asyncio.run_coroutine_threadsafe(
                 self.event("step", stage=step.stage, step=step.step, total=step.total), loop
             )
+            if step.preview is not None and previews.due():
+                asyncio.run_coroutine_threadsafe(self.preview(step), loop)
+
+        previews = Throttle(PREVIEW_MIN_S)
 
         def paint():
             pipeline = self.state.pipeline
+            from core.diffusion.preview import PreviewingListener  # torch: worker only
+
+            listener = PreviewingListener(on_step, self.state.previewer)
             if base is None:
-                return pipeline(params, references, on_step=on_step, should_stop=self.stop.is_set)
+                return pipeline(params, references, on_step=listener, should_stop=self.stop.is_set)
             return pipeline.refine(
-                base, None, params, references, on_step=on_step, should_stop=self.stop.is_set
+                base, None, params, references, on_step=listener, should_stop=self.stop.is_set
             )
 
         result = await asyncio.to_thread(paint)
@@ -277,6 +299,12 @@ class JobRun:
     async def status(self) -> str | None:
         async with self.state.db.session() as session:
             return await session.scalar(select(Job.status).where(Job.id == uuid.UUID(self.job_id)))
+
+    async def preview(self, step: StepEvent) -> None:
+        data = base64.b64encode(step.preview).decode("ascii")
+        await self.event(
+            "preview", stage=step.stage, step=step.step, total=step.total, preview=data
+        )
 
     async def event(self, kind: str, **fields) -> None:
         await publish(self.state.redis, JobEvent(job_id=self.job_id, type=kind, **fields))

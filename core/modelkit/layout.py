@@ -48,6 +48,11 @@ class ModelLayout:
         return self.root / "clip"
 
     @property
+    def taesdxl(self) -> Path:
+        """An optional tiny VAE for SDXL latents (diffusers layout), for live previews."""
+        return self.root / "taesdxl"
+
+    @property
     def faces(self) -> Path:
         return self.root / "faces"
 
