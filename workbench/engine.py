@@ -126,6 +126,15 @@ class Workbench:
         return self.likeness.measure(image, params, bench.references).label
 
     @cached_property
+    def previewer(self):
+        """Live previews: a tiny VAE from the models folder, or the linear approximation."""
+        from core.diffusion.preview import Previewer
+        from core.modelkit.layout import ModelLayout
+
+        c = self.pipeline.composition.components
+        return Previewer.load(ModelLayout(self.settings.models_path).taesdxl, c.device, c.dtype)
+
+    @cached_property
     def likeness(self):
         import torch
 
