@@ -11,13 +11,16 @@ PARAMS = PortraitParams(
 )
 
 
-def outputs(client, **kwargs) -> list:  # noqa: F811
-    job = client.submit(**kwargs)
+def outputs(session, **kwargs) -> list:
+    job = session.submit(**kwargs)
     job.result()
     return job.outputs()
 
 
-def test_stage_one_and_two_stream_previews_before_their_result(client, astronaut_file) -> None:  # noqa: F811
+def test_stage_one_and_two_stream_previews_before_their_result(
+    client,  # noqa: F811
+    astronaut_file,  # noqa: F811
+) -> None:
     from gradio_client import handle_file
 
     client.predict(paths=[handle_file(astronaut_file)], api_name="/references")
