@@ -100,17 +100,22 @@ def previews_per_stage(total: int, wanted: int = 5) -> int:
 @dataclass
 class PreviewingListener:
     """An `on_step` that also asks for previews: every `every` steps (default: about 5 per
-    stage), never on a stage's last step (the finished image follows at once)."""
+    stage), never on a stage's last step (the finished image follows at once), and never
+    sooner than `min_interval_s` after the last one (a throttle for very fast steps)."""
 
     on_step: OnStep
     previewer: Previewer
+    min_interval_s: float = 0.0
     every: int | None = None
     previews: int = field(default=0, init=False)
     seconds: float = field(default=0.0, init=False)  # spent making previews, all told
+    last: float = field(default=-float("inf"), init=False)
 
     def wants_preview(self, step: int, total: int) -> bool:
         every = self.every or previews_per_stage(total)
-        return step < total and step % every == 0
+        if step >= total or step % every:
+            return False
+        return time.monotonic() - self.last >= self.min_interval_s
 
     def __call__(self, event: StepEvent) -> None:
         self.on_step(event)
@@ -120,4 +125,5 @@ class PreviewingListener:
         data = self.previewer.render(clean())
         self.previews += 1
         self.seconds += time.perf_counter() - started
+        self.last = time.monotonic()
         return StepEvent(event.stage, event.step, event.total, data)

@@ -14,7 +14,6 @@ import base64
 import io
 import logging
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -39,18 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("narcis.worker")
 PREVIEW_MIN_S = 0.1  # at most ten previews a second per job, however fast the steps are
-
-
-class Throttle:
-    def __init__(self, interval_s: float) -> None:
-        self.interval_s, self.last = interval_s, -float("inf")
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if now - self.last < self.interval_s:
-            return False
-        self.last = now
-        return True
 
 
 class JobRun:
@@ -149,16 +136,14 @@ class JobRun:
             asyncio.run_coroutine_threadsafe(
                 self.event("step", stage=step.stage, step=step.step, total=step.total), loop
             )
-            if step.preview is not None and previews.due():
+            if step.preview is not None:
                 asyncio.run_coroutine_threadsafe(self.preview(step), loop)
-
-        previews = Throttle(PREVIEW_MIN_S)
 
         def paint():
             pipeline = self.state.pipeline
             from core.diffusion.preview import PreviewingListener  # torch: worker only
 
-            listener = PreviewingListener(on_step, self.state.previewer)
+            listener = PreviewingListener(on_step, self.state.previewer, PREVIEW_MIN_S)
             if base is None:
                 return pipeline(params, references, on_step=listener, should_stop=self.stop.is_set)
             return pipeline.refine(

@@ -108,3 +108,10 @@ def test_a_tiny_vae_in_the_models_folder_decodes_previews(tmp_path, components) 
     assert shown.size == (64, 64)  # full resolution from the tiny decoder
     assert dict(vae_calls) == {"decode": 1}  # the tiny VAE is not the SDXL VAE
     assert Previewer.load(tmp_path / "absent", torch.device("cpu"), torch.float32).kind == "linear"
+
+
+def test_previews_are_throttled_in_time(components) -> None:
+    events = []
+    listener = PreviewingListener(events.append, Previewer(), min_interval_s=3600, every=1)
+    CompositionStage(components)(CompositionParams(**SMALL), on_step=listener)
+    assert [e.step for e in events if e.preview] == [1]  # the first, then nothing for an hour
