@@ -18,6 +18,7 @@ from bot.buttons import may_curate, portrait_row, result_view, show_parameters
 from bot.delivery import follow, result_file
 from bot.formatting import idea_text
 from bot.guards import cooldown
+from bot.likeness import likeness_suffix, scores
 from bot.services import BotServices
 from core.errors import UserInputError
 from core.jobs.spec import PortraitSpec
@@ -104,8 +105,9 @@ class Portraits(commands.Cog):
         if outcome != "done":
             return
         file = await result_file(self.services, job_id)
+        score = (await scores(self.services, [job_id]))[job_id]
         posted = await message.channel.send(
-            content=f"**{label}**", file=file, view=result_view(job_id)
+            content=f"**{label}**{likeness_suffix(score)}", file=file, view=result_view(job_id)
         )
         await self.services.redis.set(f"narcis:bot:message:{posted.id}", job_id, ex=90 * 24 * 3600)
 

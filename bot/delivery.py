@@ -4,6 +4,7 @@ interaction reply, never expires), then the result posted with its buttons."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import time
 import uuid
@@ -22,17 +23,31 @@ EDIT_EVERY_S = 1.5  # Discord rate-limits edits; progress does not need every st
 async def follow(
     services: BotServices, job_id: str, message: discord.Message, label: str = ""
 ) -> str:
-    """Edit `message` with the job's progress; returns the final event type."""
-    last_edit, final = 0.0, "failed"
+    """Edit `message` with the job's progress and its latest live preview (as an attachment);
+    returns the final event type."""
+    last_edit, final, line, preview = 0.0, "failed", label, None
     async for event in services.queue.events(job_id, timeout=3600):
         now = time.monotonic()
         terminal = event.type in ("done", "failed", "cancelled")
+        if event.type == "preview":
+            preview = event.preview  # shown with the next edit the rate limit allows
+        else:
+            line = progress_line(event, label)
         if terminal or now - last_edit >= EDIT_EVERY_S:
-            await message.edit(content=progress_line(event, label))
-            last_edit = now
+            await message.edit(content=line, **preview_attachments(preview, terminal))
+            preview, last_edit = None, now
         if terminal:
             final = event.type
     return final
+
+
+def preview_attachments(preview: str | None, terminal: bool) -> dict:
+    """A new preview replaces the old one; the finished job drops it (the result follows)."""
+    if terminal:
+        return {"attachments": []}
+    if preview is None:
+        return {}
+    return {"attachments": [discord.File(io.BytesIO(base64.b64decode(preview)), "preview.webp")]}
 
 
 async def result_file(services: BotServices, job_id: str) -> discord.File | None:

@@ -19,6 +19,7 @@ from bot import parameters
 from bot.delivery import final_images, follow_all
 from bot.formatting import batch_summary, settings_text
 from bot.guards import operators_only
+from bot.likeness import best_per_cell, likeness_suffix, scores
 from bot.services import BotServices
 from bot.sweeps import parse_sweep
 from core.errors import UserInputError
@@ -154,6 +155,8 @@ class Operators(commands.Cog):
         await follow_all(self.services, jobs, message, "Sweep")
         images = await final_images(self.services, jobs)
         labels = [", ".join(f"{k}={v}" for k, v in combo.items()) for combo in combos]
+        found = await scores(self.services, jobs)
+        labels = [label + likeness_suffix(found[j]) for label, j in zip(labels, jobs, strict=True)]
         columns = max(1, round(len(jobs) ** 0.5))
         sheet = contact_sheet(images, labels, columns)
         buffer = io.BytesIO()
@@ -190,7 +193,7 @@ class Operators(commands.Cog):
         ]
         await interaction.response.defer(thinking=True)
         values = await parameters.for_interaction(self.services.redis, interaction)
-        jobs = []
+        jobs, cells = [], {}
         for number, data in enumerate(photos, 1):
             key = await store_reference(
                 self.services.db, self.services.media, data, f"face {number}"
@@ -198,11 +201,12 @@ class Operators(commands.Cog):
             for idea in idea_list:
                 for n in range(per_input):
                     jobs.append(await self.portraits.submit(key, idea, values["style"], n, values))
+                    cells[jobs[-1]] = f"face {number} × {idea}"
         await interaction.followup.send(f"Batch of {len(jobs)} portraits queued.", ephemeral=True)
         message = await interaction.channel.send(f"Batch: 0/{len(jobs)} finished")
-        self.portraits.spawn(self.summarise(jobs, message))
+        self.portraits.spawn(self.summarise(jobs, message, cells))
 
-    async def summarise(self, jobs: list[str], message) -> None:
+    async def summarise(self, jobs: list[str], message, cells: dict[str, str]) -> None:
         started = time.monotonic()
         outcomes = await follow_all(self.services, jobs, message, "Batch")
         failures = []
@@ -211,9 +215,10 @@ class Operators(commands.Cog):
                 status = await self.services.queue.status(job_id)
                 failures.append(status.error or outcome)
         done = sum(1 for o in outcomes.values() if o == "done")
-        await message.channel.send(
-            batch_summary(done, len(jobs) - done, time.monotonic() - started, failures)
-        )
+        found = await scores(self.services, [j for j, o in outcomes.items() if o == "done"])
+        best = best_per_cell([(cells[j], score) for j, score in found.items()])
+        summary = batch_summary(done, len(jobs) - done, time.monotonic() - started, failures)
+        await message.channel.send("\n".join([summary, "Best likeness per face × idea:", *best]))
 
 
 class Confirm(discord.ui.View):

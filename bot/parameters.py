@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from redis.asyncio import Redis
 
+from core.diffusion.params import ScheduleName
 from core.errors import UserInputError
 from core.prompt.styles import STYLES
 
@@ -20,6 +21,7 @@ class Parameter:
     low: float | None = None
     high: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()  # for text parameters; the styles when empty
 
     def parse(self, text: str) -> Any:
         """The value typed in a slash command, checked; a clear error otherwise."""
@@ -31,8 +33,9 @@ class Parameter:
                 return False
             raise UserInputError(f"{self.name} is on or off, not {text!r}")
         if self.kind is str:
-            if raw not in STYLES:
-                raise UserInputError(f"{self.name} must be one of {', '.join(STYLES)}")
+            allowed = self.choices or tuple(STYLES)
+            if raw not in allowed:
+                raise UserInputError(f"{self.name} must be one of {', '.join(allowed)}")
             return raw
         try:
             value = self.kind(raw)
@@ -58,6 +61,12 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("production_mode", bool, help="on: full size; off: quick 512² previews"),
         Parameter("restyle", bool, help="on: repaint your photo instead of a new scene"),
         Parameter("style", str, help="style preset"),
+        Parameter(
+            "schedule",
+            str,
+            help="ays (AYS timesteps), ays-sigmas (AYS sigmas) or default",
+            choices=get_args(ScheduleName),
+        ),
     )
 }
 DEFAULTS: dict[str, Any] = {
@@ -68,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "production_mode": True,
     "restyle": False,
     "style": "none",
+    "schedule": "ays",
 }
 
 
@@ -111,11 +121,13 @@ def overrides(values: dict[str, Any], size: int = 1024) -> dict[str, dict[str, A
             "height": side,
             "steps": steps,
             "guidance_scale": values["guidance_scale"],
+            "schedule": values["schedule"],
         },
         "identity": {
             "steps": steps,
             "guidance_scale": values["identity_guidance"],
             "style_strength": round(100 * (1 - values["weight"] / 2), 2),
             "crop_size": min(1024, side),
+            "schedule": values["schedule"],
         },
     }

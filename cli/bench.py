@@ -45,6 +45,13 @@ def work(
     )
     table.add_row("syncs per step in the loops", f"{report.syncs_per_step:g}", "0")
     table.add_row("torch.compile graph breaks (UNet)", str(report.graph_breaks), "0")
+    p = report.previews
+    table.add_row(
+        f"previews ({p['kind']}), ms per previewed step",
+        f"{p['ms per previewed step']:g} ({p['previewed steps']} steps)",
+        "",
+    )
+    table.add_row("syncs per non-preview step", f"{p['syncs per other step']:g}", "0")
     for name, value in report.tflops.items():
         table.add_row(f"TFLOP at 1024², {name}", f"{value:g}", "")
     console.print(table)

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from cli import bench, bot, compose, db, gpu, models, portrait, prompt, serve, users, worker
+from cli import eval as eval_cli
 from cli import workbench as workbench_cli
 from core.errors import NarcisError
 
@@ -30,6 +31,7 @@ app.command()(bot.bot)
 app.command(name="spot-watch")(gpu.spot_watch)
 app.command(name="gpu-controller")(gpu.gpu_controller)
 app.command()(workbench_cli.workbench)
+app.command(name="eval")(eval_cli.eval_grid)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(bench.app, name="bench")

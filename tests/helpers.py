@@ -19,9 +19,11 @@ class UNetRecorder:
         self.batches: list[int] = []
         self.embeds: list[torch.Tensor] = []
         self.samples: list[torch.Tensor] = []
+        self.timesteps: list[float] = []
 
     def __call__(self, sample: torch.Tensor, *args, **kwargs):
         self.batches.append(sample.shape[0])
+        self.timesteps.append(float(args[0]))
         self.samples.append(sample.detach().clone())
         self.embeds.append(kwargs["encoder_hidden_states"].detach().clone())
         return self.unet(sample, *args, **kwargs)

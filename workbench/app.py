@@ -8,6 +8,7 @@ mistakes to `gr.Error`. GPU work shares one concurrency lane.
 from __future__ import annotations
 
 import functools
+import inspect
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from core.diffusion.pngmeta import save_png
 from core.errors import NarcisError
 from core.prompt.styles import STYLES
 from workbench.engine import Bench, Workbench, parse_portrait_params, stats_json
+from workbench.live import live
 from workbench.maps import overlay, paint_layer
 from workbench.plots import schedule_plot
 from workbench.sweep import SWEEPABLE, parse_values
@@ -31,6 +33,16 @@ GPU = "gpu"  # one lane: one GPU job at a time, whoever asks
 
 def user_errors(fn: Callable) -> Callable:
     """Our errors become Gradio error toasts with the message; nothing else is swallowed."""
+    if inspect.isgeneratorfunction(fn):  # event functions that stream live previews
+
+        @functools.wraps(fn)
+        def streamed(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except NarcisError as exc:
+                raise gr.Error(str(exc)) from None
+
+        return streamed
 
     @functools.wraps(fn)  # keeps the signature: Gradio names API parameters after it
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -166,8 +178,14 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
         @user_errors
         def run_stage1(state: Bench | None, text: str, progress=gr.Progress()):
             state = state or Bench()
-            image = bench_app.stage_one(state, parse_portrait_params(text), progress_hook(progress))
-            return image, stats_json(state), state
+            params = parse_portrait_params(text)
+            image = yield from live(  # the base, forming in place
+                lambda on_step: bench_app.stage_one(state, params, on_step),
+                progress_hook(progress),
+                bench_app.previewer,
+                lambda preview: (preview, gr.skip(), gr.skip()),
+            )
+            yield image, stats_json(state), state
 
         stage1.click(
             run_stage1,
@@ -188,13 +206,18 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
         def run_stage2(state: Bench | None, text: str, painted, progress=gr.Progress()):
             state = state or Bench()
             params = parse_portrait_params(text)
-            result = bench_app.stage_two(state, params, painted, progress_hook(progress))
+            result = yield from live(  # the face crop, forming where the final will be
+                lambda on_step: bench_app.stage_two(state, params, painted, on_step),
+                progress_hook(progress),
+                bench_app.previewer,
+                lambda preview: (preview, *[gr.skip()] * 8),
+            )
             path = Path(tempfile.mkdtemp()) / "narcis-final.png"
             save_png(result.final, result.params, path)
             change = np.asarray(result.change_map.convert("L"), dtype=np.float32) / 255.0
             shown = overlay(result.crop, change)
             gallery = [(image, name) for name, image in result.intermediates().items()]
-            return (
+            yield (
                 result.final,
                 shown,
                 (result.base, result.final),
@@ -294,6 +317,7 @@ def parameter_controls() -> dict[str, gr.components.Component]:
         widgets["composition.guidance_cutoff"] = gr.Slider(
             0, 1, c.guidance_cutoff, step=0.05, label="No guidance for the last …"
         )
+        widgets["composition.schedule"] = schedule_control(c.schedule)
     with gr.Accordion("Stage 2: identity", open=True):
         widgets["identity.steps"] = gr.Slider(1, 100, i.steps, step=1, label="Steps")
         widgets["identity.guidance_scale"] = gr.Slider(
@@ -302,6 +326,7 @@ def parameter_controls() -> dict[str, gr.components.Component]:
         widgets["identity.guidance_cutoff"] = gr.Slider(
             0, 1, i.guidance_cutoff, step=0.05, label="No guidance for the last …"
         )
+        widgets["identity.schedule"] = schedule_control(i.schedule)
         widgets["identity.style_strength"] = gr.Slider(
             0, 100, i.style_strength, step=1, label="Style strength (identity starts at)"
         )
@@ -367,7 +392,15 @@ def plot_for(params: PortraitParams, change: np.ndarray | None = None):
         change,
         guided=guided_step_count(identity.steps, identity.guidance_cutoff),
         merge_step=identity.start_merge_step,
+        schedule=identity.schedule,
+        scheduler=identity.scheduler,
     )
+
+
+def schedule_control(value: str) -> gr.Dropdown:
+    from core.diffusion.schedule import SCHEDULES
+
+    return gr.Dropdown(list(SCHEDULES), value=value, label="Schedule (timesteps)")
 
 
 def launch(

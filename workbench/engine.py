@@ -112,15 +112,37 @@ class Workbench:
         on_step: OnStep | None = None,
     ) -> tuple[Image.Image, list[tuple[Image.Image, str]]]:
         cells: list[Cell] = expand(params, axes)
-        images = []
+        images, labels = [], []
         for cell in cells:
             if touches_stage_one(axes):
                 self.stage_one(bench, cell.params, on_step)
             images.append(self.stage_two(bench, cell.params, on_step=on_step).final)
+            labels.append(f"{cell.label} · {self.likeness_of(bench, images[-1], cell.params)}")
         columns = len(axes[0][1]) if axes else 1
-        return grid(images, [c.label for c in cells], columns), list(
-            zip(images, [c.label for c in cells], strict=True)
-        )
+        return grid(images, labels, columns), list(zip(images, labels, strict=True))
+
+    def likeness_of(self, bench: Bench, image: Image.Image, params: PortraitParams) -> str:
+        """ "likeness 0.71" for a sweep cell: does this setting keep the person recognisable?"""
+        return self.likeness.measure(image, params, bench.references).label
+
+    @cached_property
+    def previewer(self):
+        """Live previews: a tiny VAE from the models folder, or the linear approximation."""
+        from core.diffusion.preview import Previewer
+        from core.modelkit.layout import ModelLayout
+
+        c = self.pipeline.composition.components
+        return Previewer.load(ModelLayout(self.settings.models_path).taesdxl, c.device, c.dtype)
+
+    @cached_property
+    def likeness(self):
+        import torch
+
+        from core.diffusion.likeness import LikenessMeter
+        from core.modelkit.layout import ModelLayout
+
+        clip = ModelLayout(self.settings.models_path).clip
+        return LikenessMeter.load(self.pipeline.analyzer, clip, torch.device("cpu"))
 
     # 6. Reproduce
     @staticmethod

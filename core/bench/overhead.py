@@ -13,7 +13,6 @@ import torch
 from core.diffusion.denoise import DenoiseLoop, StepConditioning, make_scheduler, time_ids
 from core.diffusion.masks import step_masks
 from core.diffusion.progress import Progress
-from core.diffusion.schedule import ays_timesteps
 from core.diffusion.text import Conditioning
 from core.modelkit.tiny import SCHEDULER
 
@@ -33,9 +32,7 @@ def per_step_ms(
     masks = step_masks(change, steps)
     times = []
     for _ in range(runs):
-        scheduler = make_scheduler(
-            "dpmpp_2m", dict(SCHEDULER), ays_timesteps(steps), torch.device("cpu")
-        )
+        scheduler = make_scheduler("dpmpp_2m", dict(SCHEDULER), "ays", steps, torch.device("cpu"))
         loop = DenoiseLoop(NoOpUNet(), scheduler, time_ids(1024, 1024), 4.0, int(steps * 0.8))
         latents = torch.randn(1, 4, latent, latent)
         original = latents.clone()

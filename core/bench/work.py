@@ -16,6 +16,8 @@ from core.bench.instruments import count_loop_syncs, count_vae
 from core.diffusion.faces.analysis import FaceChoice, face_from_box
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.diffusion.portrait import PortraitPipeline
+from core.diffusion.preview import Previewer, PreviewingListener
+from core.diffusion.progress import StepEvent
 from core.diffusion.references import Reference, reference_from_face
 from core.diffusion.tiers import apply_tier
 from core.modelkit.layout import ModelLayout
@@ -33,6 +35,7 @@ class WorkReport:
     syncs_per_step: float
     graph_breaks: int | None
     tflops: dict[str, float] = field(default_factory=dict)
+    previews: dict[str, float | int | str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +78,9 @@ def run_work(tier: str = "quality", explain: bool = True) -> WorkReport:
     reference = synthetic_reference(pipeline)
     vae = pipeline.composition.components.vae
     with count_vae(vae) as vae_counts, count_loop_syncs() as syncs:
-        result = pipeline(params, [reference])
+        steps_seen = SyncsPerStep(syncs)
+        listener = PreviewingListener(steps_seen, Previewer())  # previews on, as in the worker
+        result = pipeline(params, [reference], on_step=listener)
     steps = {"composition": params.composition.steps, "identity": params.identity.steps}
     calls = {
         stage: {"batch 2": batches.count(2), "batch 1": batches.count(1)}
@@ -90,7 +95,31 @@ def run_work(tier: str = "quality", explain: bool = True) -> WorkReport:
         graph_breaks(pipeline) if explain else None,
     )
     report.tflops = full_size_tflops(report)
+    report.previews = steps_seen.summary(listener)
     return report
+
+
+class SyncsPerStep:
+    """An on_step that notes, for each step, whether it previewed and how many syncs it made."""
+
+    def __init__(self, syncs) -> None:
+        self.syncs, self.last = syncs, 0
+        self.rows: list[tuple[bool, int]] = []
+
+    def __call__(self, event: StepEvent) -> None:
+        self.rows.append((event.preview is not None, self.syncs.count - self.last))
+        self.last = self.syncs.count
+
+    def summary(self, listener: PreviewingListener) -> dict[str, float | int | str]:
+        previewed = [n for shown, n in self.rows if shown]
+        plain = [n for shown, n in self.rows if not shown]
+        return {
+            "kind": listener.previewer.kind,
+            "previewed steps": len(previewed),
+            "ms per previewed step": round(1000 * listener.seconds / max(1, len(previewed)), 2),
+            "syncs per preview step": sum(previewed) / max(1, len(previewed)),
+            "syncs per other step": sum(plain) / max(1, len(plain)),
+        }
 
 
 def graph_breaks(pipeline: PortraitPipeline) -> int:

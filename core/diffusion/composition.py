@@ -12,7 +12,7 @@ from core.diffusion.components import SDXLComponents
 from core.diffusion.denoise import DenoiseLoop, StepConditioning, make_scheduler, time_ids
 from core.diffusion.params import CompositionParams
 from core.diffusion.progress import OnStep, Progress, ShouldStop, never
-from core.diffusion.schedule import ays_timesteps, guided_step_count
+from core.diffusion.schedule import guided_step_count
 from core.diffusion.text import encode_negative, encode_prompt, overflow_tokens
 from core.diffusion.vae import decode, initial_noise, to_pil
 from core.errors import UserInputError
@@ -56,8 +56,9 @@ class CompositionStage:
         positive = encode_prompt(c, params.prompt)
         sides = StepConditioning(positive, encode_negative(c, params.negative_prompt, positive))
         # 3. Prepare timesteps
-        timesteps = ays_timesteps(params.steps)
-        scheduler = make_scheduler(params.scheduler, c.scheduler_config, timesteps, c.device)
+        scheduler = make_scheduler(
+            params.scheduler, c.scheduler_config, params.schedule, params.steps, c.device
+        )
         # 4. Prepare latents
         latents = self.prepare_latents(params) * scheduler.init_noise_sigma
         # 5. Denoising loop, guidance off for the last `guidance_cutoff` of steps

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from core.diffusion.progress import Progress
+from core.diffusion.schedule import set_schedule
 from core.diffusion.text import Conditioning
 
 SCHEDULERS: dict[str, Callable[[dict], SchedulerMixin]] = {
@@ -25,9 +27,14 @@ SCHEDULERS: dict[str, Callable[[dict], SchedulerMixin]] = {
 
 
 def make_scheduler(
-    name: str, config: dict, timesteps: list[int], device: torch.device, for_loop: bool = True
+    name: str,
+    config: dict,
+    schedule: str,
+    steps: int,
+    device: torch.device,
+    for_loop: bool = True,
 ) -> SchedulerMixin:
-    """A fresh scheduler set to exactly `timesteps` (schedulers keep per-run state).
+    """A fresh scheduler set to `steps` steps of `schedule` (schedulers keep per-run state).
 
     `for_loop=False` gives one for `add_noise` at arbitrary steps: a begin index would make
     every `add_noise` call use the first step's noise level.
@@ -35,7 +42,7 @@ def make_scheduler(
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r} (choose from {', '.join(SCHEDULERS)})")
     scheduler = SCHEDULERS[name](config)
-    scheduler.set_timesteps(timesteps=timesteps, device=device)
+    set_schedule(scheduler, schedule, steps, device)
     if for_loop:
         # Start at step 0 explicitly: otherwise the first step looks its timestep up in the
         # schedule with a tensor comparison, a GPU→CPU sync inside the loop.
@@ -46,6 +53,21 @@ def make_scheduler(
 def time_ids(height: int, width: int) -> torch.Tensor:
     """SDXL's size conditioning: original size, crop corner (0, 0), target size."""
     return torch.tensor([[height, width, 0, 0, height, width]], dtype=torch.float32)
+
+
+def predicted_clean(
+    scheduler: SchedulerMixin, latents: torch.Tensor, noise: torch.Tensor, i: int
+) -> torch.Tensor:
+    """The clean latents that step i's noise prediction implies (epsilon prediction).
+
+    Euler keeps latents as x0 + σ·ε; DPM-Solver as α·x0 + σα·ε with α = 1/√(1+σ²). The sigmas
+    live on the CPU, so this needs no sync; it runs only on steps that preview.
+    """
+    sigma = scheduler.sigmas[i].to(latents.device, latents.dtype)
+    if isinstance(scheduler, EulerDiscreteScheduler):
+        return latents - sigma * noise
+    alpha = (1 + sigma**2) ** -0.5
+    return (latents - sigma * alpha * noise) / alpha
 
 
 @dataclass
@@ -84,8 +106,9 @@ class DenoiseLoop:
             if before_step is not None:
                 latents = before_step(i, latents)
             noise = self._predict(latents, t, conditioning(i), guide and i < self.guided_steps)
+            clean = partial(predicted_clean, self.scheduler, latents, noise, i)  # for previews
             latents = self.scheduler.step(noise, t, latents, return_dict=False)[0]
-            progress.report(i + 1)
+            progress.report(i + 1, clean)
         return latents
 
     def _predict(

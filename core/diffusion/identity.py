@@ -28,7 +28,7 @@ from core.diffusion.photomaker.prompt import (
 )
 from core.diffusion.progress import OnStep, Progress, ShouldStop, never
 from core.diffusion.references import Reference
-from core.diffusion.schedule import ays_timesteps, guided_step_count
+from core.diffusion.schedule import guided_step_count
 from core.diffusion.text import Conditioning, encode_ids, encode_negative
 from core.diffusion.vae import decode, encode, initial_noise, to_pil, to_tensor
 from core.errors import ModelError, UserInputError
@@ -96,15 +96,13 @@ class IdentityStage:
         before = StepConditioning(text_only, negative)
         after = StepConditioning(identity, negative)
         # 4. Prepare timesteps, the original's latents and per-step masks
-        scheduler = make_scheduler(
-            p.scheduler, c.scheduler_config, ays_timesteps(p.steps), c.device
-        )
+        scheduler = make_scheduler(p.scheduler, c.scheduler_config, p.schedule, p.steps, c.device)
         original = encode(c, to_tensor(req.crop)).float()
         noise = initial_noise(tuple(original.shape), p.seed).to(c.device)
         change = to_latent(req.change_map, original.shape[-1]).to(c.device)
         masks = step_masks(change, p.steps)
         noiser = make_scheduler(
-            p.scheduler, c.scheduler_config, ays_timesteps(p.steps), c.device, for_loop=False
+            p.scheduler, c.scheduler_config, p.schedule, p.steps, c.device, for_loop=False
         )
         renoised = [noiser.add_noise(original, noise, t.reshape(1)) for t in noiser.timesteps]
         # 5. Denoising loop: re-insert the re-noised original where the mask holds
@@ -121,10 +119,11 @@ class IdentityStage:
         def reinsert(i: int, latents: torch.Tensor) -> torch.Tensor:
             return torch.where(masks[i], renoised[i], latents)
 
+        # Text-only while i <= start_merge_step, identity after: the official pipeline's rule.
         with self.lora.fused():
             latents = loop.run(
                 renoised[0],
-                lambda i: after if i >= merge else before,
+                lambda i: after if i > merge else before,
                 progress,
                 before_step=reinsert,
             )

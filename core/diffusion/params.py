@@ -17,6 +17,9 @@ Steps = Annotated[int, Field(ge=1, le=150)]
 Guidance = Annotated[float, Field(ge=0.0, le=30.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 SchedulerName = Literal["dpmpp_2m", "euler"]
+# Which noise levels a run visits (core/diffusion/schedule.py): "ays" interpolates the 10 AYS
+# timesteps, "ays-sigmas" the 11 AYS sigmas (NVIDIA's recipe), "default" is the scheduler's own.
+ScheduleName = Literal["ays", "ays-sigmas", "default"]
 
 
 class Params(BaseModel):
@@ -41,6 +44,7 @@ class CompositionParams(Params):
     guidance_scale: Guidance = 8.0
     guidance_cutoff: Fraction = 0.2  # the last 20% of steps run without guidance
     scheduler: SchedulerName = "dpmpp_2m"
+    schedule: ScheduleName = "ays"
     seed: Seed = 0
 
 
@@ -52,6 +56,7 @@ class IdentityParams(Params):
     guidance_scale: Guidance = 4.0
     guidance_cutoff: Fraction = 0.2
     scheduler: SchedulerName = "dpmpp_2m"
+    schedule: ScheduleName = "ays"
     style_strength: Annotated[float, Field(ge=0.0, le=100.0)] = 20.0
     face_id_weight: Annotated[int, Field(ge=1, le=4)] = 1  # how often each reference repeats
     class_word: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[a-z]+$")] | None = (
@@ -69,7 +74,9 @@ class IdentityParams(Params):
 
     @property
     def start_merge_step(self) -> int:
-        """Steps run text-only before identity joins (PhotoMaker's demo rule)."""
+        """The last step (0-based) that runs text-only: identity joins at step
+        `start_merge_step + 1`, as in the official PhotoMaker pipeline (`i <= start_merge_step`
+        is text-only), so `start_merge_step + 1` steps run without it (5 at the defaults)."""
         return min(int(self.style_strength / 100 * self.steps), 30)
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-EventType = Literal["queued", "started", "step", "done", "failed", "cancelled"]
+EventType = Literal["queued", "started", "step", "preview", "done", "failed", "cancelled"]
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 LOG_TTL = 24 * 3600
 
@@ -24,6 +24,7 @@ class JobEvent(BaseModel):
     total: int | None = None
     result: dict[str, str] | None = None  # media keys, on done
     reason: str | None = None  # user-facing, on failed
+    preview: str | None = None  # base64 WebP (≤ 256 px) of the picture forming, on preview
     at: float = 0.0
 
 

@@ -10,6 +10,7 @@ The outcomes a job can have, and who decides them:
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import logging
 import threading
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from core.jobs.worker import WorkerState
 
 log = logging.getLogger("narcis.worker")
+PREVIEW_MIN_S = 0.1  # at most ten previews a second per job, however fast the steps are
 
 
 class JobRun:
@@ -134,20 +136,28 @@ class JobRun:
             asyncio.run_coroutine_threadsafe(
                 self.event("step", stage=step.stage, step=step.step, total=step.total), loop
             )
+            if step.preview is not None:
+                asyncio.run_coroutine_threadsafe(self.preview(step), loop)
 
         def paint():
             pipeline = self.state.pipeline
+            from core.diffusion.preview import PreviewingListener  # torch: worker only
+
+            listener = PreviewingListener(on_step, self.state.previewer, PREVIEW_MIN_S)
             if base is None:
-                return pipeline(params, references, on_step=on_step, should_stop=self.stop.is_set)
+                return pipeline(params, references, on_step=listener, should_stop=self.stop.is_set)
             return pipeline.refine(
-                base, None, params, references, on_step=on_step, should_stop=self.stop.is_set
+                base, None, params, references, on_step=listener, should_stop=self.stop.is_set
             )
 
         result = await asyncio.to_thread(paint)
+        likeness = await asyncio.to_thread(
+            self.state.likeness.measure, result.final, result.params, references
+        )
         for stage, seconds in result.seconds.items():
             metrics.STAGE_SECONDS.labels(stage).observe(seconds)
         self.record_gpu_memory()
-        return await self.store_outputs(result)
+        return await self.store_outputs(result) | {"likeness": likeness.to_dict()}
 
     def params_for(self, spec: PortraitSpec) -> PortraitParams:
         if spec.params is not None:
@@ -241,6 +251,9 @@ class JobRun:
             portrait.thumbhash, portrait.parameters = result["thumbhash"], result["params"]
             portrait.prompt = result["params"]["composition"]["prompt"]
             portrait.seed = result["params"]["composition"]["seed"]
+            likeness = result["likeness"]
+            portrait.likeness, portrait.likeness_analyzer = likeness["score"], likeness["analyzer"]
+            portrait.prompt_score = likeness["prompt_score"]
         metrics.JOBS.labels("done").inc()
         await self.event("done", result=result["keys"])
         log.info("done in %.1f s", result["seconds"].get("total", 0.0))
@@ -271,6 +284,12 @@ class JobRun:
     async def status(self) -> str | None:
         async with self.state.db.session() as session:
             return await session.scalar(select(Job.status).where(Job.id == uuid.UUID(self.job_id)))
+
+    async def preview(self, step: StepEvent) -> None:
+        data = base64.b64encode(step.preview).decode("ascii")
+        await self.event(
+            "preview", stage=step.stage, step=step.step, total=step.total, preview=data
+        )
 
     async def event(self, kind: str, **fields) -> None:
         await publish(self.state.redis, JobEvent(job_id=self.job_id, type=kind, **fields))

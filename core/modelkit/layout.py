@@ -51,6 +51,16 @@ class ModelLayout:
         return found[0] if found else None
 
     @property
+    def clip(self) -> Path:
+        """An optional CLIP model (transformers layout) for prompt-adherence scores."""
+        return self.root / "clip"
+
+    @property
+    def taesdxl(self) -> Path:
+        """An optional tiny VAE for SDXL latents (diffusers layout), for live previews."""
+        return self.root / "taesdxl"
+
+    @property
     def faces(self) -> Path:
         return self.root / "faces"
 

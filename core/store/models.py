@@ -8,7 +8,17 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 GUEST_TOKENS = 5
@@ -59,6 +69,11 @@ class Portrait(UUIDv7AuditBase):
     shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     saved: Mapped[bool] = mapped_column(Boolean, default=False)
     saved_from_message: Mapped[str | None] = mapped_column(String(64))
+    # How recognisable the person is (core/diffusion/likeness.py): cosine similarity to the
+    # references, from the analyser named beside it; CLIP's prompt adherence where measured.
+    likeness: Mapped[float | None] = mapped_column(Float)
+    likeness_analyzer: Mapped[str | None] = mapped_column(String(16))
+    prompt_score: Mapped[float | None] = mapped_column(Float)
 
 
 class Job(UUIDv7AuditBase):

@@ -34,10 +34,15 @@ class FakeMessage:
     id: int = field(default_factory=lambda: next(_ids))
     edits: list[str] = field(default_factory=list)
     deleted: bool = False
+    attachment_edits: list[list[discord.File]] = field(default_factory=list)
 
-    async def edit(self, content: str | None = None, **_: Any) -> FakeMessage:
+    async def edit(
+        self, content: str | None = None, attachments: list | None = None, **_: Any
+    ) -> FakeMessage:
         self.content = content
         self.edits.append(content)
+        if attachments is not None:
+            self.attachment_edits.append(attachments)
         return self
 
     async def delete(self) -> None:

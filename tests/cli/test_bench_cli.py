@@ -16,6 +16,11 @@ def test_bench_work_meets_its_targets(tmp_path: Path) -> None:
     assert report["graph_breaks"] == 0
     assert report["tflops"]["composition UNet"] == round(6.761 * 36, 1)
     assert "TFLOP at 1024², total" in result.stdout
+    # Previews on: 4 per 20-step stage, no extra VAE work, no syncs on the other steps.
+    previews = report["previews"]
+    assert previews["previewed steps"] == 8 and previews["kind"] == "linear"
+    assert previews["syncs per other step"] == 0 and previews["ms per previewed step"] > 0
+    print(previews)
 
 
 def test_bench_overhead_and_the_gpu_harness_smoke_test(tmp_path: Path) -> None:

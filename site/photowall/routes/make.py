@@ -156,6 +156,10 @@ async def job_events(request: Request, services: Services, job_id: str) -> Serve
                 )
                 yield ServerSentEventMessage(event="finished", data=html.replace("\n", " "))
                 return
+            if event.type == "preview":
+                html = render(request, "partials/job_preview.html", event=event)
+                yield ServerSentEventMessage(event="preview", data=html.replace("\n", " "))
+                continue
             html = render(request, "partials/job_progress.html", event=event)
             yield ServerSentEventMessage(event="progress", data=html.replace("\n", " "))
 

@@ -79,3 +79,21 @@ def test_overlong_prompt_is_reported(components) -> None:
     long_prompt = ", ".join(["ornate golden byzantine mosaic"] * 20)
     result = CompositionStage(components)(CompositionParams(**SMALL | {"prompt": long_prompt}))
     assert result.warnings and "77-token" in result.warnings[0]
+
+
+@pytest.mark.parametrize("schedule", ["ays", "ays-sigmas", "default"])
+def test_the_unet_sees_the_chosen_schedule(schedule, components, recorded) -> None:
+    from core.diffusion.denoise import make_scheduler
+
+    expected = make_scheduler("dpmpp_2m", components.scheduler_config, schedule, 10, "cpu")
+    CompositionStage(components)(CompositionParams(**SMALL | {"steps": 10}, schedule=schedule))
+    assert recorded.timesteps == expected.timesteps.tolist()
+
+
+def test_schedules_give_different_pictures(components) -> None:
+    stage = CompositionStage(components)
+    images = {
+        stage(CompositionParams(**SMALL, schedule=name)).image.tobytes()
+        for name in ("ays", "ays-sigmas", "default")
+    }
+    assert len(images) == 3

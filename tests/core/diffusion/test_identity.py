@@ -12,7 +12,6 @@ from core.diffusion.faces import choose_face
 from core.diffusion.identity import IdentityRequest
 from core.diffusion.masks import step_masks, to_latent
 from core.diffusion.params import IdentityParams
-from core.diffusion.schedule import ays_timesteps
 from core.diffusion.vae import encode, initial_noise, to_tensor
 from core.errors import Cancelled, ModelError, UserInputError
 from tests.helpers import use_recorder
@@ -63,15 +62,10 @@ def ramp() -> np.ndarray:
 
 def renoised_original(stage, req):
     c = stage.components
-    scheduler = make_scheduler(
-        req.params.scheduler, c.scheduler_config, ays_timesteps(req.params.steps), c.device
-    )
+    p = req.params
+    scheduler = make_scheduler(p.scheduler, c.scheduler_config, p.schedule, p.steps, c.device)
     noiser = make_scheduler(
-        req.params.scheduler,
-        c.scheduler_config,
-        ays_timesteps(req.params.steps),
-        c.device,
-        for_loop=False,
+        p.scheduler, c.scheduler_config, p.schedule, p.steps, c.device, for_loop=False
     )
     original = encode(c, to_tensor(req.crop)).float()
     noise = initial_noise(tuple(original.shape), req.params.seed)
@@ -122,10 +116,12 @@ def test_all_change_reproduces_a_plain_img2img_loop(stage, face_crop, references
 
     one = tokenize_identity_prompt(stage.tokenizer, prompt, stage.identity_token_count(req))
     two = tokenize_identity_prompt(stage.tokenizer_2, prompt, stage.identity_token_count(req))
-    cond = stage.fuse_identity(encode_ids(c, one.ids, two.ids), one.class_mask, req)
+    identity = stage.fuse_identity(encode_ids(c, one.ids, two.ids), one.class_mask, req)
+    text_only = encode_ids(c, one.text_ids, two.text_ids)
     latents = renoised[0]
     with torch.no_grad(), stage.lora.fused():  # stage 2's UNet carries the LoRA
-        for t in scheduler.timesteps:
+        for i, t in enumerate(scheduler.timesteps):
+            cond = text_only if i <= req.params.start_merge_step else identity
             noise = c.unet(
                 scheduler.scale_model_input(latents, t),
                 t,
@@ -153,8 +149,9 @@ def test_identity_joins_at_start_merge_step_and_never_in_the_unconditional_half(
     positives = [e[-1] for e in recorder.embeds]
     text_only, identity = positives[0], positives[-1]
     assert all(torch.equal(n, negatives[0]) for n in negatives)  # the same negative throughout
-    assert all(torch.equal(p, text_only) for p in positives[:3])
-    assert all(torch.equal(p, identity) for p in positives[3:])
+    # Upstream's rule: text-only while i <= start_merge_step, so 4 text-only steps here.
+    assert all(torch.equal(p, text_only) for p in positives[:4])
+    assert all(torch.equal(p, identity) for p in positives[4:])
     assert not torch.equal(text_only, identity)
     assert not any(torch.equal(n, identity) for n in negatives)
 
@@ -162,7 +159,8 @@ def test_identity_joins_at_start_merge_step_and_never_in_the_unconditional_half(
 def test_face_id_weight_repeats_references(stage, face_crop, references, recorder) -> None:
     stage(request(face_crop, references, ramp(), face_id_weight=1, style_strength=0))
     stage(request(face_crop, references, ramp(), face_id_weight=3, style_strength=0))
-    once, thrice = recorder.embeds[0][-1], recorder.embeds[STEPS][-1]
+    # The last step of each run: step 0 is text-only even at style strength 0.
+    once, thrice = recorder.embeds[STEPS - 1][-1], recorder.embeds[2 * STEPS - 1][-1]
     # Rows 2..3 hold the identity once; with three repeats rows 2..7 do.
     assert stage.identity_token_count(request(face_crop, references, ramp(), face_id_weight=3)) == 6
     assert torch.allclose(once[2:4], thrice[2:4], atol=1e-5)
@@ -203,3 +201,14 @@ def test_progress_and_cancellation_in_stage_two(stage, face_crop, references, re
         ("identity", 3),
     ]
     assert len(recorder.batches) == 3
+
+
+def test_stage_two_runs_the_chosen_schedule(stage, face_crop, references, recorder) -> None:
+    stage(request(face_crop, references, ramp(), schedule="ays-sigmas"))
+    c = stage.components
+    expected = make_scheduler("dpmpp_2m", c.scheduler_config, "ays-sigmas", STEPS, c.device)
+    assert recorder.timesteps == expected.timesteps.tolist()
+    assert (
+        recorder.timesteps
+        != make_scheduler("dpmpp_2m", c.scheduler_config, "ays", STEPS, c.device).timesteps.tolist()
+    )

@@ -77,6 +77,9 @@ def test_submit_to_done_with_media_derivatives_thumbhash_and_ordered_events(stac
     assert count == 1 and portrait.thumbhash and (portrait.width, portrait.height) == (512, 512)
     assert portrait.parameters["identity"]["steps"] == 3 and job.timings["identity"] > 0
     assert '"job_id": "' + job_id + '"' in stack.logs()  # JSON logs carry the job id
+    # Every portrait is scored against its references (a face may be missing on tiny models).
+    assert portrait.likeness_analyzer == "dlib-128"
+    assert portrait.likeness is None or 0 < portrait.likeness <= 1
 
 
 def test_resubmitting_the_same_spec_is_a_no_op(stack, astronaut):

@@ -24,3 +24,28 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     upgrade(database_url)
     assert current(database_url) == head()
     downgrade(database_url)  # leave the shared PostgreSQL database empty for other tests
+
+
+def test_likeness_columns_come_and_go(database_url: str) -> None:
+    import asyncio
+
+    from sqlalchemy import inspect
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    def columns() -> set[str]:
+        async def read() -> set[str]:
+            engine = create_async_engine(database_url)
+            async with engine.connect() as connection:
+                names = await connection.run_sync(
+                    lambda c: {col["name"] for col in inspect(c).get_columns("portrait")}
+                )
+            await engine.dispose()
+            return names
+
+        return asyncio.run(read())
+
+    upgrade(database_url)
+    assert {"likeness", "likeness_analyzer", "prompt_score"} <= columns()
+    downgrade(database_url, "0001")
+    assert not {"likeness", "likeness_analyzer", "prompt_score"} & columns()
+    downgrade(database_url)
