@@ -12,6 +12,7 @@ import torch
 
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.diffusion.portrait import PortraitPipeline
+from core.diffusion.preview import Previewer, PreviewingListener
 from core.modelkit.layout import ModelLayout
 from tests.virtual_cuda import DeviceMismatch, VirtualCuda, virtual_cuda
 
@@ -46,8 +47,11 @@ def test_whole_portrait_runs_with_every_model_tensor_on_the_device(
         ]
         assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
         references = pipeline.references([("astronaut.png", astronaut)])
-        result = pipeline(PARAMS, references)
+        events = []
+        listener = PreviewingListener(events.append, Previewer(), every=1)  # live previews too
+        result = pipeline(PARAMS, references, on_step=listener)
         fast = pipeline(PARAMS.model_copy(update={"tier": "fast"}), references)
+    assert listener.previews >= 2 and any(e.preview for e in events)
     assert pipeline.fast_tier is not None  # the tiny set ships a fast-tier LoRA: rehearsed too
     assert result.final.size == (64, 64) and fast.final.size == (64, 64)
     assert result.unet_batches["composition"] and result.unet_batches["identity"]
