@@ -31,11 +31,7 @@ def bot(
             "NARCIS_DISCORD_TOKEN: set it to the bot's token from the Discord developer portal"
         )
     configure_json_logging()
-    client = NarcisBot(
-        BotServices.build(config),
-        test_guild=config.discord_guild_id,
-        operator_role=config.discord_operator_role,
-    )
+    client = NarcisBot(BotServices.build(config), test_guild=config.discord_guild_id)
 
     async def run() -> None:
         async with client:

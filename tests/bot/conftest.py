@@ -5,8 +5,10 @@ from discord import app_commands
 
 from tests.bot.fakes import FakeInteraction, FakeRole, FakeUser
 
-OPERATOR = FakeUser(1, [FakeRole("operators")], "op")
+OPERATOR_ROLE_ID = 555
+OPERATOR = FakeUser(1, [FakeRole("operators", OPERATOR_ROLE_ID)], "op")
 VISITOR = FakeUser(2, [], "visitor")
+IMPOSTOR = FakeUser(3, [FakeRole("operators", 999)], "impostor")  # the name, in another guild
 
 
 @pytest.fixture
@@ -15,6 +17,7 @@ def bot(stack):
     import asyncio
 
     from bot.app import NarcisBot
+    from bot.batches import Batches
     from bot.commands import Portraits
     from bot.operators import Operators
     from bot.services import BotServices
@@ -23,7 +26,10 @@ def bot(stack):
     from core.store.db import Database
 
     settings = load_settings(
-        data_dir=stack.root, database_url=stack.database_url, redis_url=stack.redis_url
+        data_dir=stack.root,
+        database_url=stack.database_url,
+        redis_url=stack.redis_url,
+        discord_operator_role_id=OPERATOR_ROLE_ID,
     )
     db = Database(stack.database_url)
     services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db, 3))
@@ -32,6 +38,7 @@ def bot(stack):
     async def add_cogs() -> None:
         await client.add_cog(Portraits(client, services))
         await client.add_cog(Operators(client, services))
+        await client.add_cog(Batches(client, services))
 
     asyncio.run(add_cogs())
     return client
