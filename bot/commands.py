@@ -7,6 +7,7 @@ to the bot's own channel messages, which outlive the 15-minute interaction windo
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import uuid
 from collections import defaultdict
@@ -42,6 +43,8 @@ from core.store.wall import bump_wall
 
 Style = Literal[tuple(STYLES)]  # type: ignore[valid-type]  (choices Discord shows)
 log = logging.getLogger("narcis.bot")
+DETECT_SIDE = 1600  # photos are checked for a face at most this large (detection is O(pixels))
+KEEP_SIDE = 2048  # and kept at most this large: plenty for a face crop or a restyled base
 
 
 def new_seed() -> int:
@@ -76,11 +79,14 @@ class Portraits(commands.Cog):
         idea = clean_idea(idea)
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.check_room(interaction.user.id, count)
-        data = await self.checked_photo(face)
+        # The photo check takes seconds; a hung Redis is noticed meanwhile, not after it.
+        data, values = await asyncio.gather(
+            self.checked_photo(face),
+            answered(parameters.for_interaction(self.services.redis, interaction)),
+        )
         key = await answered(
             store_reference(self.services.db, self.services.media, data, face.filename)
         )
-        values = await answered(parameters.for_interaction(self.services.redis, interaction))
         first = seed if seed is not None else new_seed()
         specs = [
             self.spec([key], idea, style or values["style"], first + i, values)
@@ -104,22 +110,30 @@ class Portraits(commands.Cog):
             )
 
     async def checked_photo(self, face: discord.Attachment) -> bytes:
-        """The photo's bytes, if it is an image with a face. Call it after deferring: reading
-        and checking a phone photo takes seconds."""
+        """The photo as PNG bytes, at most `KEEP_SIDE` pixels a side, if it is an image with a
+        face. Call it after deferring: reading and checking a phone photo takes seconds."""
         if face.size > MAX_BYTES:
             raise UserInputError(f"{face.filename} is over 10 MB")
         if face.content_type and not face.content_type.startswith("image/"):
             raise UserInputError(f"{face.filename} is not an image ({face.content_type})")
         data = await face.read()
-        analyzer = self.services.face_analyzer
 
-        def has_face() -> bool:
-            found = analyzer.detect(load_photo(data, face.filename))
-            return any(f.score >= analyzer.min_score for f in found)
+        def checked() -> bytes | None:
+            analyzer = self.services.face_analyzer  # loads dlib on first use: keep it off the loop
+            image = load_photo(data, face.filename)
+            image.thumbnail((KEEP_SIDE, KEEP_SIDE))
+            probe = image.copy()
+            probe.thumbnail((DETECT_SIDE, DETECT_SIDE))  # a face needs no 12 megapixels
+            if not any(f.score >= analyzer.min_score for f in analyzer.detect(probe)):
+                return None
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", compress_level=1)
+            return buffer.getvalue()
 
-        if not await asyncio.to_thread(has_face):
+        photo = await asyncio.to_thread(checked)
+        if photo is None:
             raise UserInputError(f"no face found in {face.filename}; use a clear photo of a face")
-        return data
+        return photo
 
     def spec(
         self,

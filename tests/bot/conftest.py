@@ -14,6 +14,10 @@ IMPOSTOR = FakeUser(3, [FakeRole("operators", 999)], "impostor")  # the name, in
 @pytest.fixture
 def bot(stack):
     """The real bot and cog over a real Redis queue and database (no Discord connection)."""
+    return make_bot(stack, stack.redis_url)
+
+
+def make_bot(stack, redis_url: str):
     import asyncio
 
     from bot.app import NarcisBot
@@ -28,11 +32,11 @@ def bot(stack):
     settings = load_settings(
         data_dir=stack.root,
         database_url=stack.database_url,
-        redis_url=stack.redis_url,
+        redis_url=redis_url,
         discord_operator_role_id=OPERATOR_ROLE_ID,
     )
     db = Database(stack.database_url)
-    services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db, 3))
+    services = BotServices(settings, db, stack.media, JobQueue(redis_url, db, 3))
     client = NarcisBot(services)
 
     async def add_cogs() -> None:
