@@ -66,6 +66,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     file_count="multiple",
                     file_types=["image"],
                     type="filepath",
+                    elem_id="references",
                 )
                 analyse = gr.Button("Find faces")
                 faces = gr.Gallery(label="Detected faces and landmarks", columns=4, height=180)
@@ -131,7 +132,10 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 final_file = gr.File(label="Final PNG (parameters inside)")
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png")
                 steps_view = gr.Gallery(
-                    label="Base · crop · map · refined · final", columns=5, format="png"
+                    label="Base · crop · map · refined · final",
+                    columns=5,
+                    format="png",
+                    elem_id="steps",
                 )
                 staged = gr.Gallery(
                     label="Staged results (newest first): click one, then accept or reject",
@@ -142,7 +146,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 with gr.Row():
                     accept = gr.Button("Accept: make it the final and load its parameters")
                     reject = gr.Button("Reject: drop it")
-                stats = gr.Code(label="Counters", language="json")
+                stats = gr.Code(label="Counters", language="json", elem_id="counters")
                 with gr.Accordion("Sweep", open=False):
                     axis_fields = []
                     for position, default, values in (
@@ -165,7 +169,9 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     cells = gr.Gallery(label="Cells", columns=4, format="png")
                 with gr.Accordion("Reproduce and presets", open=False):
                     source = gr.File(
-                        label="Load parameters from a JSON file or a narcis PNG", type="filepath"
+                        label="Load parameters from a JSON file or a narcis PNG",
+                        type="filepath",
+                        elem_id="source",
                     )
                     load = gr.Button("Load parameters")
                     preset_name = gr.Dropdown(label="Preset", allow_custom_value=True, choices=[])
@@ -288,6 +294,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             [base, stats, bench, map_preview, face_view, editor],
             api_name="stage1",
             concurrency_id=GPU,
+            show_progress_on=[base],  # never over the editor: its overlay could outlive the run
         )
 
         def set_base(state: Bench | None, image, text: str):
@@ -357,6 +364,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             ],
             api_name="stage2",
             concurrency_id=GPU,
+            show_progress_on=[final],  # never over the editor: its overlay could outlive the run
         )
 
         def stop_runs(request: gr.Request) -> None:
@@ -454,6 +462,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             [grids, cells, cost, stats, bench],
             api_name="sweep",
             concurrency_id=GPU,
+            show_progress_on=[grids],
         )
 
         @user_errors

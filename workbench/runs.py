@@ -16,6 +16,8 @@ from core.diffusion.pngmeta import save_png
 from core.diffusion.portrait import PortraitResult
 from core.diffusion.progress import StepEvent
 
+KEEP_FILES = 8  # final PNGs kept per session: enough for the page to finish reading them
+
 
 @dataclass
 class Run:
@@ -43,6 +45,7 @@ class Runs:
         self.folder = folder
         self._stops: dict[str, threading.Event] = {}
         self.last: Run | None = None
+        self._written = 0
 
     def _session(self, request: gr.Request | None) -> str:
         session = getattr(request, "session_hash", None) or "local"
@@ -62,8 +65,13 @@ class Runs:
         self._flag(request).set()
 
     def final_png(self, request: gr.Request | None, result: PortraitResult) -> Path:
-        """The final image with its parameters inside, at one path per session."""
-        path = self.folder / self._session(request) / "narcis-final.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """The final image with its parameters inside. Each result gets its own file (the
+        page may still be reading the previous one); only the last few are kept."""
+        folder = self.folder / self._session(request)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._written += 1
+        path = folder / f"narcis-{self._written:06d}.png"
         save_png(result.final, result.params, path)
+        for old in sorted(folder.glob("narcis-*.png"))[:-KEEP_FILES]:
+            old.unlink(missing_ok=True)
         return path
