@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -161,7 +160,6 @@ def test_twenty_paint_and_stage_two_cycles(workbench_url, astronaut_file, tmp_pa
         heights, per_stroke, frozen, finals = [], [], 0, []
         for cycle in range(CYCLES):
             heights.append(0.05 + 0.045 * cycle)
-            started = time.monotonic()
             page.locator("#map-editor").scroll_into_view_if_needed()
             per_stroke.append(stroke(page, image_rect(page), heights[-1], requests))
             page.get_by_role("button", name="Run stage 2").click()
