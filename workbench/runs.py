@@ -7,7 +7,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -26,7 +26,6 @@ class Run:
     stop: threading.Event
     progress: gr.Progress
     cell: str = ""
-    history: list[str] = field(default_factory=list)  # every "cell k of n" shown, for tests
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
@@ -36,7 +35,6 @@ class Run:
 
     def on_cell(self, k: int, n: int, label: str) -> None:
         self.cell = f"cell {k} of {n} ({label}) · "
-        self.history.append(f"cell {k} of {n}")
         self.progress((k - 1, n), desc=self.cell)
 
 
