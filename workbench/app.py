@@ -197,8 +197,10 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             params = params_of(list(values))
             return params.model_dump_json(indent=2), plot_for(params)
 
-        for widget in widgets:
-            widget.input(
+        for name in WIDGET_PATHS:
+            if name in MAP_CONTROLS:
+                continue  # wired below, with the live map preview after it
+            controls[name].input(
                 to_json,
                 widgets,
                 [params_json, plot],
