@@ -8,10 +8,11 @@ import logging
 import discord
 from discord.ext import commands
 
+from bot.batches import Batches
 from bot.buttons import ResultButton
 from bot.commands import Portraits
 from bot.errors import error_message
-from bot.guards import OPERATOR_ROLE, Cooldowns
+from bot.guards import Cooldowns
 from bot.operators import Operators
 from bot.services import BotServices
 
@@ -19,22 +20,17 @@ log = logging.getLogger("narcis.bot")
 
 
 class NarcisBot(commands.Bot):
-    def __init__(
-        self,
-        services: BotServices,
-        *,
-        test_guild: int | None = None,
-        operator_role: str = OPERATOR_ROLE,
-    ) -> None:
+    def __init__(self, services: BotServices, *, test_guild: int | None = None) -> None:
         intents = discord.Intents.default()  # slash commands and reactions; no message content
         super().__init__(command_prefix=commands.when_mentioned, intents=intents)
         self.services, self.test_guild = services, test_guild
-        self.operator_role, self.cooldowns = operator_role, Cooldowns()
+        self.cooldowns = Cooldowns()
         self.tree.on_error = self.on_command_error
 
     async def setup_hook(self) -> None:
         await self.add_cog(Portraits(self, self.services))
         await self.add_cog(Operators(self, self.services))
+        await self.add_cog(Batches(self, self.services))
         self.add_dynamic_items(ResultButton)
         if self.test_guild is not None:  # development: commands appear at once in one guild
             guild = discord.Object(id=self.test_guild)
@@ -43,10 +39,13 @@ class NarcisBot(commands.Bot):
 
     async def on_command_error(self, interaction: discord.Interaction, error: Exception) -> None:
         message = error_message(error)
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user: %s", message)
 
     async def close(self) -> None:
         await super().close()

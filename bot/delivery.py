@@ -1,41 +1,103 @@
 """Following jobs to the end: progress by editing the bot's own message (which, unlike an
-interaction reply, never expires), then the result posted with its buttons."""
+interaction reply, never expires), then the result posted with its buttons.
+
+Every delivery in flight is written to Redis before it starts and removed once it is over,
+so a restarted bot picks them up again: a job's events are logged, so following a job that
+finished while the bot was away replays to its end at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import io
+import json
 import time
 import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 
 import discord
 from PIL import Image
 
+from bot.answering import answered
 from bot.formatting import progress_line
 from bot.services import BotServices
 from core.store.media import MediaNotFound
 from core.store.models import Portrait
 
-EDIT_EVERY_S = 1.5  # Discord rate-limits edits; progress does not need every step
+EDIT_EVERY_S = 2.0  # per channel: Discord rate-limits edits; progress does not need every step
+DELIVERIES = "narcis:bot:deliveries"  # hash: job id → Delivery as JSON
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a job's progress and result go, and who asked for it."""
+
+    job_id: str
+    channel_id: int
+    message_id: int
+    label: str
+    owner: int
+
+
+async def remember(services: BotServices, delivery: Delivery) -> None:
+    await answered(services.redis.hset(DELIVERIES, delivery.job_id, json.dumps(asdict(delivery))))
+
+
+async def forget(services: BotServices, job_id: str) -> None:
+    await answered(services.redis.hdel(DELIVERIES, job_id))
+
+
+async def unfinished(services: BotServices) -> list[Delivery]:
+    stored = await answered(services.redis.hgetall(DELIVERIES))
+    return [Delivery(**json.loads(raw)) for raw in stored.values()]
+
+
+class EditPacer:
+    """At most one edit per `every` seconds in each channel, however many jobs report there.
+
+    A progress edit that would come too soon is dropped (a later one says more); a final
+    edit waits for its turn, so every job's last word is shown.
+    """
+
+    def __init__(self, every: float = EDIT_EVERY_S) -> None:
+        self.every = every
+        self._next: dict[int, float] = {}
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def edit(
+        self, message: discord.Message, content: str, *, final: bool = False, **extra
+    ) -> bool:
+        channel = message.channel.id
+        async with self._locks[channel]:
+            wait = self._next.get(channel, 0.0) - time.monotonic()
+            if wait > 0:
+                if not final:
+                    return False
+                await asyncio.sleep(wait)
+            try:
+                await message.edit(content=content, **extra)
+            finally:
+                self._next[channel] = time.monotonic() + self.every
+        return True
 
 
 async def follow(
-    services: BotServices, job_id: str, message: discord.Message, label: str = ""
+    services: BotServices, job_id: str, message: discord.Message, label: str, pacer: EditPacer
 ) -> str:
     """Edit `message` with the job's progress and its latest live preview (as an attachment);
     returns the final event type."""
-    last_edit, final, line, preview = 0.0, "failed", label, None
+    final, line, preview = "failed", label, None
     async for event in services.queue.events(job_id, timeout=3600):
-        now = time.monotonic()
         terminal = event.type in ("done", "failed", "cancelled")
         if event.type == "preview":
-            preview = event.preview  # shown with the next edit the rate limit allows
+            preview = event.preview  # shown with the next edit the pacing allows
         else:
             line = progress_line(event, label)
-        if terminal or now - last_edit >= EDIT_EVERY_S:
-            await message.edit(content=line, **preview_attachments(preview, terminal))
-            preview, last_edit = None, now
+        extra = preview_attachments(preview, terminal)
+        if await pacer.edit(message, line, final=terminal, **extra):
+            preview = None
         if terminal:
             final = event.type
     return final
@@ -48,6 +110,27 @@ def preview_attachments(preview: str | None, terminal: bool) -> dict:
     if preview is None:
         return {}
     return {"attachments": [discord.File(io.BytesIO(base64.b64decode(preview)), "preview.webp")]}
+
+
+async def follow_all(
+    services: BotServices,
+    job_ids: list[str],
+    message: discord.Message,
+    label: str,
+    pacer: EditPacer,
+) -> dict[str, str]:
+    """Several jobs at once, one progress line: how many are done."""
+    outcomes: dict[str, str] = {}
+
+    async def one(job_id: str) -> None:
+        async for event in services.queue.events(job_id, timeout=3600):
+            if event.type in ("done", "failed", "cancelled"):
+                outcomes[job_id] = event.type
+                text = f"{label}: {len(outcomes)}/{len(job_ids)} finished"
+                await pacer.edit(message, text, final=len(outcomes) == len(job_ids))
+
+    await asyncio.gather(*(one(j) for j in job_ids))
+    return outcomes
 
 
 async def result_file(services: BotServices, job_id: str) -> discord.File | None:
@@ -66,22 +149,13 @@ async def result_file(services: BotServices, job_id: str) -> discord.File | None
 async def final_images(services: BotServices, job_ids: list[str]) -> list[Image.Image | None]:
     images = []
     for job_id in job_ids:
-        file = await result_file(services, job_id)
+        file = await answered(result_file(services, job_id))
         images.append(None if file is None else Image.open(file.fp).convert("RGB"))
     return images
 
 
-async def follow_all(
-    services: BotServices, job_ids: list[str], message: discord.Message, label: str
-) -> dict[str, str]:
-    """Several jobs at once, one progress line: how many are done."""
-    outcomes: dict[str, str] = {}
-
-    async def one(job_id: str) -> None:
-        async for event in services.queue.events(job_id, timeout=3600):
-            if event.type in ("done", "failed", "cancelled"):
-                outcomes[job_id] = event.type
-                await message.edit(content=f"{label}: {len(outcomes)}/{len(job_ids)} finished")
-
-    await asyncio.gather(*(one(j) for j in job_ids))
-    return outcomes
+def png_file(image: Image.Image, name: str) -> discord.File:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    buffer.seek(0)
+    return discord.File(buffer, filename=name)

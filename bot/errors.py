@@ -12,7 +12,11 @@ log = logging.getLogger("narcis.bot")
 
 
 class NotOperator(app_commands.CheckFailure):
-    """The command is for operators only."""
+    """The command or button is for operators only."""
+
+
+class NotYours(app_commands.CheckFailure):
+    """A result's buttons are for whoever asked for it, and operators."""
 
 
 class CoolingDown(app_commands.CheckFailure):
@@ -25,8 +29,10 @@ def error_message(error: Exception) -> str:
     original = getattr(error, "original", error)  # CommandInvokeError wraps the real one
     if isinstance(original, NotOperator):
         return "Only operators (the operators role) can use this command."
+    if isinstance(original, NotYours):
+        return "Only the person who asked for this portrait, or an operator, can do that."
     if isinstance(original, CoolingDown):
-        return f"Slow down: you can use this again in {original.seconds:.0f} s."
+        return f"Slow down: you can use this again in {max(1, round(original.seconds))} s."
     if isinstance(original, app_commands.CommandOnCooldown):
         return f"Slow down: you can use this again in {original.retry_after:.0f} s."
     if isinstance(original, CapacityError | UserInputError):

@@ -1,14 +1,13 @@
-"""Operators' commands: parameters (/set, /settings, /preset), sweeps and batch runs.
+"""Operators' commands: parameters (/set, /settings, /preset) and sweeps (/sweep).
 
-They reuse the Portraits cog's photo checks, job submission and delivery.
+Every command defers privately first, so Redis and database calls (bounded by `answered`)
+and reading attachments never push the first response past Discord's 3 seconds. They reuse
+the Portraits cog's photo checks and job specs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import time
-import uuid
 from typing import Literal
 
 import discord
@@ -16,19 +15,24 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import parameters
-from bot.delivery import final_images, follow_all
-from bot.formatting import batch_summary, settings_text
-from bot.guards import operators_only
-from bot.likeness import best_per_cell, likeness_suffix, scores
+from bot.answering import answered
+from bot.commands import new_seed
+from bot.delivery import final_images, follow_all, png_file
+from bot.formatting import settings_text
+from bot.guards import OPERATOR_PERMISSIONS, operators_only
+from bot.likeness import likeness_suffix, scores
 from bot.services import BotServices
-from bot.sweeps import parse_sweep
+from bot.sweeps import Sweep, parse_sweep
 from core.errors import UserInputError
-from core.prompt.hygiene import clean_idea
 from core.sheets import contact_sheet
 from core.store.presets import load_preset, preset_names, save_preset
 from core.store.references import store_reference
 
 Scope = Literal["user", "channel"]
+
+
+async def private_defer(interaction: discord.Interaction) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
 
 
 class Operators(commands.Cog):
@@ -55,9 +59,10 @@ class Operators(commands.Cog):
                 f"unknown parameter {parameter!r} (known: {', '.join(parameters.PARAMETERS)})"
             )
         parsed = parameters.PARAMETERS[parameter].parse(value)
+        await private_defer(interaction)
         owner = interaction.user.id if scope == "user" else interaction.channel_id
-        await parameters.store(self.services.redis, scope, owner, parameter, parsed)
-        await interaction.response.send_message(
+        await answered(parameters.store(self.services.redis, scope, owner, parameter, parsed))
+        await interaction.followup.send(
             f"`{parameter}` = **{value}** for this {scope}.", ephemeral=True
         )
 
@@ -71,11 +76,15 @@ class Operators(commands.Cog):
 
     @app_commands.command(name="settings", description="Show your generation parameters.")
     async def show_settings(self, interaction: discord.Interaction) -> None:
-        values = await parameters.for_interaction(self.services.redis, interaction)
-        await interaction.response.send_message(settings_text(values), ephemeral=True)
+        await private_defer(interaction)
+        values = await answered(parameters.for_interaction(self.services.redis, interaction))
+        await interaction.followup.send(settings_text(values), ephemeral=True)
 
     preset = app_commands.Group(
-        name="preset", description="Named parameter sets (shared with the workbench)."
+        name="preset",
+        description="Named parameter sets (shared with the workbench).",
+        guild_only=True,
+        default_permissions=OPERATOR_PERMISSIONS,
     )
 
     @preset.command(name="save", description="Save your current parameters under a name.")
@@ -84,38 +93,43 @@ class Operators(commands.Cog):
     async def preset_save(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 80]
     ) -> None:
-        values = await parameters.load(self.services.redis, interaction.user.id)
-        await save_preset(
-            self.services.db, f"bot:{name}", {"bot": values}, owner=str(interaction.user.id)
+        await private_defer(interaction)
+        values = await answered(parameters.load(self.services.redis, interaction.user.id))
+        await answered(
+            save_preset(
+                self.services.db, f"bot:{name}", {"bot": values}, owner=str(interaction.user.id)
+            )
         )
-        await interaction.response.send_message(f"Saved preset **{name}**.", ephemeral=True)
+        await interaction.followup.send(f"Saved preset **{name}**.", ephemeral=True)
 
     @preset.command(name="load", description="Use a saved preset.")
     @app_commands.describe(name="the preset's name")
+    @operators_only()
     async def preset_load(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 80]
     ) -> None:
-        stored = await load_preset(self.services.db, f"bot:{name}")
+        await private_defer(interaction)
+        stored = await answered(load_preset(self.services.db, f"bot:{name}"))
         values = {k: v for k, v in stored.get("bot", {}).items() if k in parameters.PARAMETERS}
-        await parameters.replace(self.services.redis, "user", interaction.user.id, values)
-        await interaction.response.send_message(f"Loaded preset **{name}**.", ephemeral=True)
+        await answered(parameters.replace(self.services.redis, "user", interaction.user.id, values))
+        await interaction.followup.send(f"Loaded preset **{name}**.", ephemeral=True)
 
     @preset.command(name="list", description="List saved presets.")
+    @operators_only()
     async def preset_list(self, interaction: discord.Interaction) -> None:
+        await private_defer(interaction)
         names = [
             n.removeprefix("bot:")
-            for n in await preset_names(self.services.db)
+            for n in await answered(preset_names(self.services.db))
             if n.startswith("bot:")
         ]
-        await interaction.response.send_message(
-            ", ".join(names) or "No presets yet.", ephemeral=True
-        )
+        await interaction.followup.send(", ".join(names) or "No presets yet.", ephemeral=True)
 
     # /sweep ---------------------------------------------------------------------------
     @app_commands.command(description="Run every combination of parameter values (YAML).")
     @app_commands.describe(
         face="a clear photo of one face",
-        config="the sweep as YAML text",
+        config="the sweep as YAML text (the first parameter runs across the columns)",
         file="the sweep as a YAML file",
     )
     @operators_only()
@@ -128,97 +142,45 @@ class Operators(commands.Cog):
     ) -> None:
         if (config is None) == (file is None):
             raise UserInputError("give the sweep as `config` text or as a YAML `file`, not both")
+        await private_defer(interaction)
         text = config if config is not None else (await file.read()).decode("utf-8", "replace")
         plan = parse_sweep(text)
         data = await self.portraits.checked_photo(face)
         combos = plan.combinations
-        view = Confirm(interaction.user.id)
-        await interaction.response.send_message(
-            f"This sweep paints **{len(combos)} portraits** of *{plan.idea}*. Start?",
-            view=view,
-            ephemeral=True,
-        )
-        if not await view.answer():
+        if not await confirm(
+            interaction, f"This sweep paints **{len(combos)} portraits** of *{plan.idea}*. Start?"
+        ):
             await interaction.followup.send("Sweep cancelled.", ephemeral=True)
             return
-        key = await store_reference(self.services.db, self.services.media, data, face.filename)
-        base = await parameters.for_interaction(self.services.redis, interaction)
-        seed = uuid.uuid4().int % 2**31
-        jobs = [
-            await self.portraits.submit(key, plan.idea, base["style"], seed, base | combo)
-            for combo in combos
-        ]
-        message = await interaction.channel.send(f"Sweep: 0/{len(jobs)} finished")
-        self.portraits.spawn(self.deliver_grid(jobs, combos, message))
-
-    async def deliver_grid(self, jobs: list[str], combos: list[dict], message) -> None:
-        await follow_all(self.services, jobs, message, "Sweep")
-        images = await final_images(self.services, jobs)
-        labels = [", ".join(f"{k}={v}" for k, v in combo.items()) for combo in combos]
-        found = await scores(self.services, jobs)
-        labels = [label + likeness_suffix(found[j]) for label, j in zip(labels, jobs, strict=True)]
-        columns = max(1, round(len(jobs) ** 0.5))
-        sheet = contact_sheet(images, labels, columns)
-        buffer = io.BytesIO()
-        sheet.save(buffer, format="PNG")
-        buffer.seek(0)
-        await message.channel.send(
-            content="Sweep finished.", file=discord.File(buffer, filename="sweep.png")
+        key = await answered(
+            store_reference(self.services.db, self.services.media, data, face.filename)
         )
+        base = await answered(parameters.for_interaction(self.services.redis, interaction))
+        seed = new_seed()
+        jobs = []
+        for combo in combos:
+            values = base | combo  # a style axis is one of the values, like any other
+            spec = self.portraits.spec([key], plan.idea, values["style"], seed, values)
+            jobs.append(await answered(self.services.queue.submit_portrait(spec)))
+        message = await interaction.channel.send(f"Sweep: 0/{len(jobs)} finished")
+        self.portraits.spawn(self.deliver_grid(jobs, plan, message))
 
-    # /batch ---------------------------------------------------------------------------
-    @app_commands.command(description="Every face × every idea × n generations, summarised.")
-    @app_commands.describe(
-        face="a photo of a face",
-        ideas="ideas separated by commas",
-        per_input="generations per face and idea",
-        face2="another face",
-        face3="another face",
-    )
-    @operators_only()
-    async def batch(
-        self,
-        interaction: discord.Interaction,
-        face: discord.Attachment,
-        ideas: str,
-        per_input: app_commands.Range[int, 1, 5] = 3,
-        face2: discord.Attachment | None = None,
-        face3: discord.Attachment | None = None,
-    ) -> None:
-        idea_list = [clean_idea(i) for i in ideas.split(",") if i.strip()]
-        if not idea_list:
-            raise UserInputError("list at least one idea, separated by commas")
-        photos = [
-            await self.portraits.checked_photo(f) for f in (face, face2, face3) if f is not None
-        ]
-        await interaction.response.defer(thinking=True)
-        values = await parameters.for_interaction(self.services.redis, interaction)
-        jobs, cells = [], {}
-        for number, data in enumerate(photos, 1):
-            key = await store_reference(
-                self.services.db, self.services.media, data, f"face {number}"
-            )
-            for idea in idea_list:
-                for n in range(per_input):
-                    jobs.append(await self.portraits.submit(key, idea, values["style"], n, values))
-                    cells[jobs[-1]] = f"face {number} × {idea}"
-        await interaction.followup.send(f"Batch of {len(jobs)} portraits queued.", ephemeral=True)
-        message = await interaction.channel.send(f"Batch: 0/{len(jobs)} finished")
-        self.portraits.spawn(self.summarise(jobs, message, cells))
+    async def deliver_grid(self, jobs: list[str], plan: Sweep, message) -> None:
+        await follow_all(self.services, jobs, message, "Sweep", self.portraits.pacer)
+        images = await final_images(self.services, jobs)
+        found = await answered(scores(self.services, jobs))
+        sheet = sweep_sheet(images, plan, [found[j] for j in jobs])
+        await message.channel.send(content="Sweep finished.", file=png_file(sheet, "sweep.png"))
 
-    async def summarise(self, jobs: list[str], message, cells: dict[str, str]) -> None:
-        started = time.monotonic()
-        outcomes = await follow_all(self.services, jobs, message, "Batch")
-        failures = []
-        for job_id, outcome in outcomes.items():
-            if outcome != "done":
-                status = await self.services.queue.status(job_id)
-                failures.append(status.error or outcome)
-        done = sum(1 for o in outcomes.values() if o == "done")
-        found = await scores(self.services, [j for j, o in outcomes.items() if o == "done"])
-        best = best_per_cell([(cells[j], score) for j, score in found.items()])
-        summary = batch_summary(done, len(jobs) - done, time.monotonic() - started, failures)
-        await message.channel.send("\n".join([summary, "Best likeness per face × idea:", *best]))
+
+def sweep_sheet(images, plan: Sweep, likeness: list[float | None] | None = None):
+    """The first axis across the columns, the rest down the rows, each cell under its label
+    (and its likeness score, once known)."""
+    scores_ = likeness or [None] * len(plan.labels)
+    labels = [
+        label + likeness_suffix(score) for label, score in zip(plan.labels, scores_, strict=True)
+    ]
+    return contact_sheet(images, labels, plan.columns)
 
 
 class Confirm(discord.ui.View):
@@ -226,7 +188,7 @@ class Confirm(discord.ui.View):
 
     def __init__(self, user_id: int) -> None:
         super().__init__(timeout=120)
-        self.user_id, self.decided = user_id, asyncio.get_event_loop().create_future()
+        self.user_id, self.decided = user_id, asyncio.get_running_loop().create_future()
 
     async def answer(self) -> bool:
         try:
@@ -236,7 +198,7 @@ class Confirm(discord.ui.View):
 
     async def decide(self, interaction: discord.Interaction, yes: bool) -> None:
         if interaction.user.id != self.user_id:
-            await interaction.response.send_message("Not your sweep.", ephemeral=True)
+            await interaction.response.send_message("Not yours to decide.", ephemeral=True)
             return
         await interaction.response.defer()
         if not self.decided.done():
@@ -250,3 +212,10 @@ class Confirm(discord.ui.View):
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         await self.decide(interaction, False)
+
+
+async def confirm(interaction: discord.Interaction, question: str) -> bool:
+    """Ask the command's user to confirm a cost (after deferring), and wait for the answer."""
+    view = Confirm(interaction.user.id)
+    await interaction.followup.send(question, view=view, ephemeral=True)
+    return await view.answer()

@@ -2,8 +2,10 @@
 
 idea: byzantine emperor
 parameters:
-  guidance_scale: [4, 8]
-  steps: [10, 20]
+  guidance_scale: [4, 8, 12]   # the first parameter runs across the columns (X)
+  style: [none, oil-painting]  # the next ones down the rows (Y, …)
+
+Combinations come in reading order (X fastest), so cell i sits at row i // columns.
 """
 
 from __future__ import annotations
@@ -28,11 +30,18 @@ class Sweep:
 
     @property
     def combinations(self) -> list[dict[str, Any]]:
+        """Row by row: the last axis changes slowest, the first (X) fastest."""
         names = [name for name, _ in self.axes]
-        return [
-            dict(zip(names, values, strict=True))
-            for values in itertools.product(*(v for _, v in self.axes))
-        ]
+        slowest_first = itertools.product(*(v for _, v in reversed(self.axes)))
+        return [dict(zip(names, reversed(values), strict=True)) for values in slowest_first]
+
+    @property
+    def columns(self) -> int:
+        return len(self.axes[0][1])
+
+    @property
+    def labels(self) -> list[str]:
+        return [", ".join(f"{k}={v}" for k, v in combo.items()) for combo in self.combinations]
 
 
 def parse_sweep(text: str) -> Sweep:
@@ -50,6 +59,8 @@ def parse_sweep(text: str) -> Sweep:
         if not isinstance(values, list) or not values:
             raise UserInputError(f"{name} needs a list of values, like [4, 8]")
         axes.append((name, [PARAMETERS[name].parse(str(v)) for v in values]))
+    if not axes:
+        raise UserInputError("a sweep needs at least one parameter with a list of values")
     count = 1
     for _, values in axes:
         count *= len(values)

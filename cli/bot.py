@@ -35,11 +35,7 @@ def bot(
     # The bot reaches the deployment's queue and database: a shared key signs what it trusts.
     require_real_secret(config, urlsplit(config.redis_url).hostname or "")
     configure_json_logging()
-    client = NarcisBot(
-        BotServices.build(config),
-        test_guild=config.discord_guild_id,
-        operator_role=config.discord_operator_role,
-    )
+    client = NarcisBot(BotServices.build(config), test_guild=config.discord_guild_id)
 
     async def run() -> None:
         async with client:

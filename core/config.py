@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None  # development: sync commands to this guild only
-    discord_operator_role: str = "operators"
+    discord_operator_role: str = "operators"  # the role's name, as shown in messages
+    # Rights are checked by the role's id (unique across Discord), never by its name: any guild
+    # can have a role called "operators". Unset: nobody has operator rights.
+    discord_operator_role_id: int | None = None
+    discord_queue_cap: int = 8  # a user's portraits in flight at once (/portrait and buttons)
     # media: a local folder under the data dir unless an S3 bucket is named
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None

@@ -2,31 +2,41 @@
 
 Every event turns widget values into one typed `PortraitParams` (shown as JSON, editable, and
 the only thing the run buttons read), calls a plain function of `engine.py`, and maps user
-mistakes to `gr.Error`. GPU work shares one concurrency lane.
+mistakes to `gr.Error`. GPU work shares one concurrency lane; Stop has its own, so it is
+heard while a run holds the GPU lane.
+
+No event listens to the map editor: stage 2 reads its strokes as an input. (Listening to a
+component that a run also writes to makes every write trigger another request; that is how
+the old page froze.)
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
 from core.config import Settings
-from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
-from core.diffusion.pngmeta import save_png
-from core.errors import NarcisError
+from core.diffusion.params import CompositionParams, PortraitParams
+from core.errors import Cancelled, NarcisError
 from core.prompt.styles import STYLES
+from workbench.controls import (
+    MAP_CONTROLS,
+    WIDGET_PATHS,
+    controls_to_params,
+    parameter_controls,
+    params_to_controls,
+)
 from workbench.engine import Bench, Workbench, parse_portrait_params, stats_json
 from workbench.live import live
-from workbench.maps import overlay, paint_layer
+from workbench.maps import MapEdit, editor_value, paint_layer
 from workbench.plots import schedule_plot
-from workbench.sweep import SWEEPABLE, parse_values
+from workbench.runs import Runs
+from workbench.sweep import NONE, SWEEPABLE, axes_from, expand, touches_stage_one, unet_steps
 
 GPU = "gpu"  # one lane: one GPU job at a time, whoever asks
 
@@ -39,6 +49,8 @@ def user_errors(fn: Callable) -> Callable:
         def streamed(*args: Any, **kwargs: Any) -> Any:
             try:
                 yield from fn(*args, **kwargs)
+            except Cancelled:
+                raise gr.Error("Stopped.") from None
             except NarcisError as exc:
                 raise gr.Error(str(exc)) from None
 
@@ -48,19 +60,18 @@ def user_errors(fn: Callable) -> Callable:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except Cancelled:
+            raise gr.Error("Stopped.") from None
         except NarcisError as exc:
             raise gr.Error(str(exc)) from None
 
     return wrapped
 
 
-def progress_hook(progress: gr.Progress):
-    return lambda event: progress((event.step, event.total), desc=event.stage)
-
-
-def build_ui(bench_app: Workbench) -> gr.Blocks:
+def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
     with gr.Blocks(title="narcis workbench") as demo:
         bench = gr.State(None)  # a Bench per visitor, made on first use
+        picked = gr.State(0)  # the staged result last clicked
         gr.Markdown("## narcis workbench")
         with gr.Row():
             with gr.Column(scale=1):
@@ -69,20 +80,21 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
                     file_count="multiple",
                     file_types=["image"],
                     type="filepath",
+                    elem_id="references",
                 )
                 analyse = gr.Button("Find faces")
                 faces = gr.Gallery(label="Detected faces and landmarks", columns=4, height=180)
                 with gr.Group():
-                    idea = gr.Textbox(label="Idea", placeholder="byzantine emperor")
+                    idea = gr.Textbox(label="Idea", placeholder="byzantine emperor", max_length=60)
                     style = gr.Dropdown(list(STYLES), value="none", label="Style")
                     write = gr.Button("Write prompt")
                     concept = gr.Textbox(label="Concept", interactive=False, lines=3)
                     keywords = gr.Markdown()
-                controls = parameter_controls()
+                controls = parameter_controls(idea)
                 plot = gr.Image(label="Schedule", interactive=False, height=220)
             with gr.Column(scale=1):
                 params_json = gr.Code(
-                    label="Parameters (JSON, editable)",
+                    label="Parameters (JSON, editable; applied to the controls when you leave it)",
                     language="json",
                     value=PortraitParams(
                         composition=CompositionParams(prompt="portrait")
@@ -91,40 +103,89 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
                 with gr.Row():
                     stage1 = gr.Button("Run stage 1", variant="primary")
                     stage2 = gr.Button("Run stage 2", variant="primary")
+                    stop = gr.Button("Stop", variant="stop")
                 base = gr.Image(
                     label="Base picture (stage 1, or upload one)", type="pil", format="png"
                 )
-                final = gr.Image(label="Final", type="pil", format="png", interactive=False)
+                with gr.Row():
+                    face_view = gr.Image(
+                        label="Face box and crop", type="pil", interactive=False, format="png"
+                    )
+                    map_preview = gr.Image(
+                        label="Change map over the crop (follows the map sliders)",
+                        type="pil",
+                        interactive=False,
+                        format="png",
+                    )
                 editor = gr.ImageEditor(
-                    label="Paint over the change map (white = change, "
-                    "black = keep; opacity = strength)",
+                    label="Paint over the crop (white = change, black = keep)",
                     type="pil",
                     image_mode="RGBA",
-                    height=320,
-                    brush=gr.Brush(colors=["#ffffff", "#000000"], color_mode="defaults"),
+                    height=360,
+                    sources=(),
+                    layers=False,
+                    transforms=(),
+                    format="png",
+                    brush=gr.Brush(colors=["#ffffff", "#000000"], color_mode="fixed"),
+                    elem_id="map-editor",
                 )
-                paint = gr.Image(visible=False, type="pil", image_mode="RGBA")
-                slider = gr.ImageSlider(label="Before / after", type="pil", format="png")
-                steps_view = gr.Gallery(
-                    label="Base · crop · map · refined · final", columns=5, format="png"
+                with gr.Row():
+                    strength = gr.Slider(
+                        0, 1, 1, step=0.05, label="Stroke strength (opacity)", elem_id="strength"
+                    )
+                    invert = gr.Checkbox(label="Invert the map")
+                    upload_map = gr.Image(
+                        label="Upload a map (white = change)", type="pil", image_mode="L"
+                    )
+                final = gr.Image(
+                    label="Final (its download carries the parameters)",
+                    type="filepath",
+                    interactive=False,
+                    elem_id="final",
                 )
                 final_file = gr.File(label="Final PNG (parameters inside)")
-                stats = gr.Code(label="Counters", language="json")
+                slider = gr.ImageSlider(label="Before / after", type="pil", format="png")
+                steps_view = gr.Gallery(
+                    label="Base · crop · map · refined · final",
+                    columns=5,
+                    format="png",
+                    elem_id="steps",
+                )
+                staged = gr.Gallery(
+                    label="Staged results (newest first): click one, then accept or reject",
+                    columns=6,
+                    format="png",
+                    elem_id="staged",
+                )
+                with gr.Row():
+                    accept = gr.Button("Accept: make it the final and load its parameters")
+                    reject = gr.Button("Reject: drop it")
+                stats = gr.Code(label="Counters", language="json", elem_id="counters")
                 with gr.Accordion("Sweep", open=False):
-                    x_name = gr.Dropdown(
-                        list(SWEEPABLE), value="identity.guidance_scale", label="X parameter"
-                    )
-                    x_values = gr.Textbox(label="X values", value="2, 5")
-                    y_name = gr.Dropdown(
-                        ["(none)", *SWEEPABLE], value="(none)", label="Y parameter"
-                    )
-                    y_values = gr.Textbox(label="Y values", value="")
+                    axis_fields = []
+                    for position, default, values in (
+                        ("X", "identity.guidance_scale", "2, 5"),
+                        ("Y", NONE, ""),
+                        ("Z", NONE, ""),
+                    ):
+                        with gr.Row():
+                            name = gr.Dropdown(
+                                [NONE, *SWEEPABLE], value=default, label=f"{position} parameter"
+                            )
+                            text = gr.Textbox(
+                                label=f"{position} values (commas; ranges like 1-5 (+2))",
+                                value=values,
+                            )
+                        axis_fields += [name, text]
+                    cost = gr.Markdown(elem_id="sweep-cost")
                     run_sweep = gr.Button("Run sweep")
-                    sheet = gr.Image(label="Grid", type="pil", format="png")
+                    grids = gr.Gallery(label="Grids (one per Z value)", columns=1, format="png")
                     cells = gr.Gallery(label="Cells", columns=4, format="png")
                 with gr.Accordion("Reproduce and presets", open=False):
                     source = gr.File(
-                        label="Load parameters from a JSON file or a narcis PNG", type="filepath"
+                        label="Load parameters from a JSON file or a narcis PNG",
+                        type="filepath",
+                        elem_id="source",
                     )
                     load = gr.Button("Load parameters")
                     preset_name = gr.Dropdown(label="Preset", allow_custom_value=True, choices=[])
@@ -132,21 +193,72 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
                         save_preset = gr.Button("Save preset")
                         load_preset = gr.Button("Load preset")
 
-        control_list = list(controls.values())
+        widgets = [controls[name] for name in WIDGET_PATHS]
+        edits = [editor, strength, invert, upload_map]
 
-        # Widgets → one typed request, shown as JSON.
-        def to_json(values: dict) -> tuple[str, Any]:
-            params = controls_to_params({name: values[c] for name, c in controls.items()})
+        def params_of(values: list) -> PortraitParams:
+            return controls_to_params(dict(zip(WIDGET_PATHS, values, strict=True)))
+
+        def shown(params: PortraitParams) -> list:
+            """The JSON and every widget, for a parameter set that was loaded."""
+            values = params_to_controls(params)
+            return [params.model_dump_json(indent=2), *(values[n] for n in WIDGET_PATHS)]
+
+        # Widgets → one typed request, shown as JSON (on user input only: a load that sets
+        # every widget must not fire one request per widget).
+        @user_errors
+        def to_json(*values):
+            params = params_of(list(values))
             return params.model_dump_json(indent=2), plot_for(params)
 
-        for control in control_list:
-            control.change(
+        for name in WIDGET_PATHS:
+            if name in MAP_CONTROLS:
+                continue  # wired below, with the live map preview after it
+            controls[name].input(
                 to_json,
-                inputs=set(control_list),
-                outputs=[params_json, plot],
+                widgets,
+                [params_json, plot],
                 api_name=False,
                 show_progress="hidden",
+                trigger_mode="always_last",
             )
+
+        @user_errors
+        def apply_json(text: str):
+            return shown(parse_portrait_params(text))[1:]
+
+        params_json.blur(apply_json, params_json, widgets, api_name=False, show_progress="hidden")
+
+        # The live map preview: crop, map and face box, without any diffusion.
+        @user_errors
+        def preview(state: Bench | None, text: str, painted, power, flip, uploaded):
+            if state is None or state.base is None:
+                return None, None
+            edit = MapEdit(uploaded, bool(flip), paint_layer(painted), float(power))
+            over, _, boxed = bench_app.preview(state, parse_portrait_params(text), edit)
+            return over, boxed
+
+        def refresh(trigger) -> None:
+            trigger(
+                preview,
+                [bench, params_json, *edits],
+                [map_preview, face_view],
+                api_name=False,
+                show_progress="hidden",
+                trigger_mode="always_last",
+            )
+
+        for name in MAP_CONTROLS:
+            refresh(
+                controls[name]
+                .input(
+                    to_json, widgets, [params_json, plot], api_name=False, show_progress="hidden"
+                )
+                .then
+            )
+        refresh(strength.release)
+        refresh(invert.input)
+        refresh(upload_map.change)
 
         @user_errors
         def find_faces(state: Bench | None, paths: list[str] | None):
@@ -158,7 +270,7 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
         )
 
         @user_errors
-        def write_prompt(idea_text: str, style_name: str, seed: float):
+        def write_prompt(idea_text: str, style_name: str, seed: str):
             result = bench_app.write_prompt(idea_text, style_name, int(seed or 0))
             words = "\n".join(f"- **{k}**: {', '.join(v)}" for k, v in result.keywords.items())
             return result.concept, words, result.prompt, result.negative_prompt
@@ -173,105 +285,221 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
                 controls["composition.negative_prompt"],
             ],
             api_name="write_prompt",
-        )
+        ).then(to_json, widgets, [params_json, plot], api_name=False, show_progress="hidden")
 
         @user_errors
-        def run_stage1(state: Bench | None, text: str, progress=gr.Progress()):
+        def fresh_base(state: Bench, text: str):
+            """A new base: the editor shows its crop, with no strokes (they were for another)."""
+            try:
+                over, bare, boxed = bench_app.preview(state, parse_portrait_params(text), MapEdit())
+            except NarcisError:
+                return None, None, None  # e.g. no face yet: the preview stays empty
+            return over, boxed, editor_value(bare, None)
+
+        @user_errors
+        def run_stage1(state: Bench | None, text: str, request: gr.Request, progress=gr.Progress()):
             state = state or Bench()
             params = parse_portrait_params(text)
-            image = yield from live(  # the base, forming in place
-                lambda on_step: bench_app.stage_one(state, params, on_step),
-                progress_hook(progress),
-                bench_app.previewer,
-                lambda preview: (preview, gr.skip(), gr.skip()),
-            )
-            yield image, stats_json(state), state
+            with runs.run(request, progress) as run:
+                image = yield from live(  # the base, forming in place
+                    lambda on_step: bench_app.stage_one(state, params, on_step, run.should_stop),
+                    run.on_step,
+                    bench_app.previewer,
+                    lambda preview: (preview, *[gr.skip()] * 5),
+                )
+            yield (image, stats_json(state), state, *fresh_base(state, text))
 
         stage1.click(
             run_stage1,
             [bench, params_json],
-            [base, stats, bench],
+            [base, stats, bench, map_preview, face_view, editor],
             api_name="stage1",
             concurrency_id=GPU,
+            show_progress_on=[base],  # never over the editor: its overlay could outlive the run
         )
 
-        def set_base(state: Bench | None, image):
+        def set_base(state: Bench | None, image, text: str):
             state = state or Bench()
             state.base = None if image is None else image.convert("RGB")
-            return stats_json(state), state
+            if state.base is None:
+                return stats_json(state), state, None, None, None
+            return stats_json(state), state, *fresh_base(state, text)
 
-        base.upload(set_base, [bench, base], [stats, bench], api_name="set_base")
+        base.upload(
+            set_base,
+            [bench, base, params_json],
+            [stats, bench, map_preview, face_view, editor],
+            api_name="set_base",
+        )
 
         @user_errors
-        def run_stage2(state: Bench | None, text: str, painted, progress=gr.Progress()):
+        def run_stage2(
+            state: Bench | None,
+            text: str,
+            painted,
+            power: float,
+            flip: bool,
+            uploaded,
+            request: gr.Request,
+            progress=gr.Progress(),
+        ):
             state = state or Bench()
             params = parse_portrait_params(text)
-            result = yield from live(  # the face crop, forming where the final will be
-                lambda on_step: bench_app.stage_two(state, params, painted, on_step),
-                progress_hook(progress),
-                bench_app.previewer,
-                lambda preview: (preview, *[gr.skip()] * 8),
-            )
-            path = Path(tempfile.mkdtemp()) / "narcis-final.png"
-            save_png(result.final, result.params, path)
+            strokes = paint_layer(painted)
+            edit = MapEdit(uploaded, bool(flip), strokes, float(power))
+            with runs.run(request, progress) as run:
+                result = yield from live(  # the face crop, forming where the final will be
+                    lambda on_step: bench_app.stage_two(
+                        state, params, edit, on_step, run.should_stop
+                    ),
+                    run.on_step,
+                    bench_app.previewer,
+                    lambda preview: (preview, *[gr.skip()] * 10),
+                )
+            bench_app.stage(state, result)
+            path = runs.final_png(request, result)
             change = np.asarray(result.change_map.convert("L"), dtype=np.float32) / 255.0
-            shown = overlay(result.crop, change)
-            gallery = [(image, name) for name, image in result.intermediates().items()]
+            over, _, boxed = bench_app.preview(state, params, edit)
             yield (
-                result.final,
-                shown,
-                (result.base, result.final),
-                gallery,
                 str(path),
+                str(path),
+                editor_value(over, strokes),  # what was applied, strokes still on top
+                over,
+                boxed,
+                (result.base, result.final),
+                [(image, name) for name, image in result.intermediates().items()],
+                staged_gallery(state),
                 stats_json(state),
-                result.params.model_dump_json(indent=2),
                 plot_for(result.params, change),
                 state,
             )
 
         stage2.click(
             run_stage2,
-            [bench, params_json, paint],
-            [final, editor, slider, steps_view, final_file, stats, params_json, plot, bench],
+            [bench, params_json, *edits],
+            [
+                final,
+                final_file,
+                editor,
+                map_preview,
+                face_view,
+                slider,
+                steps_view,
+                staged,
+                stats,
+                plot,
+                bench,
+            ],
             api_name="stage2",
             concurrency_id=GPU,
+            show_progress_on=[final],  # never over the editor: its overlay could outlive the run
         )
-        editor.change(
-            lambda value: paint_layer(value), editor, paint, api_name=False, show_progress="hidden"
+
+        def stop_runs(request: gr.Request) -> None:
+            runs.stop(request)
+
+        stop.click(
+            stop_runs,
+            None,
+            None,
+            api_name="stop",
+            concurrency_id="stop",
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+
+        # Staging: compare the last results, accept one (final + its parameters) or drop it.
+        def pick(event: gr.SelectData) -> int:
+            return event.index
+
+        staged.select(pick, None, picked, api_name=False, show_progress="hidden")
+
+        @user_errors
+        def accept_staged(state: Bench | None, index: int, request: gr.Request):
+            result = chosen(state, index)
+            path = str(runs.final_png(request, result))
+            return path, path, *shown(result.params)
+
+        accept.click(
+            accept_staged,
+            [bench, picked],
+            [final, final_file, params_json, *widgets],
+            api_name="accept",
         )
 
         @user_errors
+        def reject_staged(state: Bench | None, index: int):
+            result = chosen(state, index)
+            state.staged = [r for r in state.staged if r is not result]
+            return staged_gallery(state), 0, state
+
+        reject.click(reject_staged, [bench, picked], [staged, picked, bench], api_name="reject")
+
+        # Sweeps: the cost is shown as the axes are typed; "cell k of n" while it runs.
+        def sweep_cost(state: Bench | None, text: str, *named):
+            try:
+                params = parse_portrait_params(text)
+                axes = axes_from(list(zip(named[::2], named[1::2], strict=True)))
+                cells_ = expand(params, axes)
+            except NarcisError as exc:
+                return f"⚠️ {exc}"
+            stage_one = touches_stage_one(axes)
+            runs_1 = len({c.params.composition for c in cells_}) if stage_one else 0
+            return (
+                f"**{len(cells_)} cells**, stage 1 run {runs_1}× "
+                f"({'a fresh base per stage-1 set' if stage_one else 'on the kept base'}): "
+                f"**{unet_steps(cells_, stage_one)} UNet steps** in all"
+            )
+
+        for field in [params_json, *axis_fields]:
+            field.change(
+                sweep_cost,
+                [bench, params_json, *axis_fields],
+                cost,
+                api_name=False,
+                show_progress="hidden",
+                trigger_mode="always_last",
+            )
+
+        @user_errors
         def sweep(
-            state: Bench | None, text: str, x: str, xs: str, y: str, ys: str, progress=gr.Progress()
+            state: Bench | None,
+            text: str,
+            x: str,
+            xs: str,
+            y: str,
+            ys: str,
+            z: str,
+            zs: str,
+            request: gr.Request,
+            progress=gr.Progress(),
         ):
             state = state or Bench()
-            axes = [(x, parse_values(xs))]
-            if y and y != "(none)":
-                axes.append((y, parse_values(ys)))
-            image, labelled = bench_app.sweep(
-                state, parse_portrait_params(text), axes, progress_hook(progress)
-            )
-            return image, labelled, state
+            axes = axes_from([(x, xs), (y, ys), (z, zs)])
+            params = parse_portrait_params(text)
+            with runs.run(request, progress) as run:
+                result = bench_app.sweep(
+                    state, params, axes, run.on_step, run.on_cell, run.should_stop
+                )
+            done = f"**{len(result.cells)} cells**: {result.unet_steps} UNet steps run"
+            return result.grids, result.cells, done, stats_json(state), state
 
         run_sweep.click(
             sweep,
-            [bench, params_json, x_name, x_values, y_name, y_values],
-            [sheet, cells, bench],
+            [bench, params_json, *axis_fields],
+            [grids, cells, cost, stats, bench],
             api_name="sweep",
             concurrency_id=GPU,
+            show_progress_on=[grids],
         )
 
         @user_errors
         def reproduce(path: str | None):
             if not path:
                 raise gr.Error("choose a JSON file or a PNG made by narcis")
-            params = bench_app.params_from_file(path)
-            return (
-                params.model_dump_json(indent=2),
-                *params_to_controls(params, controls).values(),
-            )
+            return shown(bench_app.params_from_file(path))
 
-        load.click(reproduce, source, [params_json, *control_list], api_name="reproduce")
+        load.click(reproduce, source, [params_json, *widgets], api_name="reproduce")
 
         @user_errors
         def save(name: str, text: str):
@@ -282,104 +510,25 @@ def build_ui(bench_app: Workbench) -> gr.Blocks:
 
         @user_errors
         def load_named(name: str):
-            params = bench_app.load_preset(name or "")
-            return (
-                params.model_dump_json(indent=2),
-                *params_to_controls(params, controls).values(),
-            )
+            return shown(bench_app.load_preset(name or ""))
 
-        load_preset.click(
-            load_named, preset_name, [params_json, *control_list], api_name="load_preset"
-        )
+        load_preset.click(load_named, preset_name, [params_json, *widgets], api_name="load_preset")
         demo.load(
             lambda: gr.Dropdown(choices=bench_app.preset_names()), None, preset_name, api_name=False
         )
     return demo
 
 
-def parameter_controls() -> dict[str, gr.components.Component]:
-    """One widget per parameter, named by its path in `PortraitParams`."""
-    c, i = CompositionParams(prompt="portrait"), IdentityParams()
-    widgets: dict[str, gr.components.Component] = {}
-    with gr.Accordion("Prompt and stage 1", open=True):
-        widgets["composition.prompt"] = gr.Textbox(label="Prompt", value=c.prompt, lines=3)
-        widgets["composition.negative_prompt"] = gr.Textbox(
-            label="Negative prompt", value=c.negative_prompt, lines=2
-        )
-        with gr.Row():
-            widgets["composition.width"] = gr.Number(label="Width", value=c.width, precision=0)
-            widgets["composition.height"] = gr.Number(label="Height", value=c.height, precision=0)
-            widgets["composition.seed"] = gr.Number(label="Seed", value=c.seed, precision=0)
-        widgets["composition.steps"] = gr.Slider(1, 100, c.steps, step=1, label="Steps")
-        widgets["composition.guidance_scale"] = gr.Slider(
-            0, 30, c.guidance_scale, step=0.5, label="Guidance"
-        )
-        widgets["composition.guidance_cutoff"] = gr.Slider(
-            0, 1, c.guidance_cutoff, step=0.05, label="No guidance for the last …"
-        )
-        widgets["composition.schedule"] = schedule_control(c.schedule)
-    with gr.Accordion("Stage 2: identity", open=True):
-        widgets["identity.steps"] = gr.Slider(1, 100, i.steps, step=1, label="Steps")
-        widgets["identity.guidance_scale"] = gr.Slider(
-            0, 30, i.guidance_scale, step=0.5, label="Guidance"
-        )
-        widgets["identity.guidance_cutoff"] = gr.Slider(
-            0, 1, i.guidance_cutoff, step=0.05, label="No guidance for the last …"
-        )
-        widgets["identity.schedule"] = schedule_control(i.schedule)
-        widgets["identity.style_strength"] = gr.Slider(
-            0, 100, i.style_strength, step=1, label="Style strength (identity starts at)"
-        )
-        widgets["identity.face_id_weight"] = gr.Slider(
-            1, 4, i.face_id_weight, step=1, label="Identity weight (reference repeats)"
-        )
-        widgets["identity.crop_size"] = gr.Dropdown(
-            [64, 128, 256, 512, 768, 1024], value=i.crop_size, label="Crop size"
-        )
-        widgets["identity.crop_margin"] = gr.Slider(
-            0, 2, i.crop_margin, step=0.05, label="Crop margin (face widths)"
-        )
-        widgets["identity.mask_core"] = gr.Slider(
-            0.3, 2, i.mask_core, step=0.05, label="Map: core size"
-        )
-        widgets["identity.mask_dilation"] = gr.Slider(
-            0, 1, i.mask_dilation, step=0.05, label="Map: dilation"
-        )
-        widgets["identity.mask_feather"] = gr.Slider(
-            0, 1, i.mask_feather, step=0.05, label="Map: feather"
-        )
-        widgets["identity.seed"] = gr.Number(label="Seed", value=i.seed, precision=0)
-        widgets["identity.face_box"] = gr.Textbox(
-            label="Face box by hand (x0, y0, x1, y1 as fractions; empty = detect)", value=""
-        )
-    return widgets
+def chosen(state: Bench | None, index: int):
+    if state is None or not state.staged:
+        raise gr.Error("no staged results yet: run stage 2 first")
+    return state.staged[min(int(index or 0), len(state.staged) - 1)]
 
 
-def controls_to_params(values: dict[str, Any]) -> PortraitParams:
-    data: dict[str, dict[str, Any]] = {"composition": {}, "identity": {}}
-    for name, value in values.items():
-        section, field = name.split(".")
-        if field == "face_box":
-            value = [float(v) for v in str(value).split(",")] if str(value).strip() else None
-        data[section][field] = value
-    try:
-        return PortraitParams.model_validate(data)
-    except Exception as exc:
-        raise gr.Error(f"invalid parameters: {exc}") from None
-
-
-def params_to_controls(params: PortraitParams, controls: dict) -> dict[str, Any]:
-    data = params.model_dump()
-    out = {}
-    for name in controls:
-        section, field = name.split(".")
-        value = data[section][field]
-        out[name] = (
-            ", ".join(f"{v:g}" for v in value)
-            if field == "face_box" and value
-            else ("" if field == "face_box" else value)
-        )
-    return out
+def staged_gallery(state: Bench) -> list:
+    return [
+        (r.final, f"#{n} · id seed {r.params.identity.seed}") for n, r in enumerate(state.staged, 1)
+    ]
 
 
 def plot_for(params: PortraitParams, change: np.ndarray | None = None):
@@ -397,16 +546,10 @@ def plot_for(params: PortraitParams, change: np.ndarray | None = None):
     )
 
 
-def schedule_control(value: str) -> gr.Dropdown:
-    from core.diffusion.schedule import SCHEDULES
-
-    return gr.Dropdown(list(SCHEDULES), value=value, label="Schedule (timesteps)")
-
-
 def launch(
     settings: Settings, workbench: Workbench, host: str, port: int, block: bool = True
 ) -> gr.Blocks:
-    demo = build_ui(workbench)
+    demo = build_ui(workbench, Runs(settings.data_dir / "workbench"))
     demo.queue(default_concurrency_limit=1)
     auth = None
     if settings.workbench_password is not None:

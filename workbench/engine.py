@@ -1,12 +1,14 @@
 """What the workbench does, as plain functions over a per-visitor `Bench` state.
 
 The Gradio layer only turns widget values into these calls and their results into widgets.
+Every run takes `should_stop` (the Stop button) and reports progress through `on_step`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,15 +17,22 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.config import Settings
-from core.diffusion.params import PortraitParams
+from core.diffusion.crop import CropBox, crop, face_crop_box
+from core.diffusion.faces import FaceChoice, choose_face
+from core.diffusion.faces.analysis import face_from_box
+from core.diffusion.masks import face_change_map
+from core.diffusion.params import CompositionParams, PortraitParams
 from core.diffusion.pngmeta import parse_params, read_params
 from core.diffusion.portrait import PortraitPipeline, PortraitResult
-from core.diffusion.progress import OnStep
+from core.diffusion.progress import OnStep, ShouldStop, never
 from core.diffusion.references import Reference, find_face, reference_from_face
-from core.errors import UserInputError
+from core.errors import NoFaceError, UserInputError
 from core.photos import read_photo
-from workbench.maps import apply_paint
-from workbench.sweep import Cell, expand, grid, touches_stage_one
+from workbench.maps import BOX_COLOUR, MapEdit, overlay
+from workbench.sweep import Axis, Cell, expand, grid, touches_stage_one, unet_steps
+
+STAGED = 6  # stage-2 results kept side by side to compare, accept or reject
+OnCell = Callable[[int, int, str], None]  # (k, n, label), k from 1
 
 
 @dataclass
@@ -36,12 +45,21 @@ class Stats:
 
 @dataclass
 class Bench:
-    """One operator's session: references, the kept stage-1 base, counters."""
+    """One operator's session: references, the kept stage-1 base, staged results, counters."""
 
     references: list[Reference] = field(default_factory=list)
     base: Image.Image | None = None
     stats: Stats = field(default_factory=Stats)
-    last: PortraitResult | None = None
+    staged: list[PortraitResult] = field(default_factory=list)
+    # The face found on a base, per face box; holds the base too, so its id stays unique.
+    _faces: dict[tuple, tuple[Image.Image, FaceChoice]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    grids: list[tuple[Image.Image, str]]  # one per Z value
+    cells: list[tuple[Image.Image, str]]
+    unet_steps: int
 
 
 class Workbench:
@@ -56,70 +74,162 @@ class Workbench:
 
         return make_agent(self.settings)
 
-    # 1. References
+    # 1. References: all found, or none taken (state and gallery always agree)
     def add_references(self, bench: Bench, paths: list[str]) -> list[tuple[Image.Image, str]]:
         size = self.pipeline.identity.encoder.config.image_size
-        bench.references, shown = [], []
+        references, shown = [], []
         for number, path in enumerate(paths, 1):
             name = f"photo {number} ({Path(path).name})"
             image = read_photo(Path(path))
             choice = find_face(name, image, self.pipeline.analyzer)
-            bench.references.append(reference_from_face(name, image, choice, size))
+            references.append(reference_from_face(name, image, choice, size))
             shown.append((draw_face(image, choice.face), choice.note or name))
+        bench.references = references
         return shown
 
     # 2. Prompt
     def write_prompt(self, idea: str, style: str, seed: int):
         return self.agent.run(idea, style=style, seed=seed)
 
-    # 3. Stage 1 alone
+    # 3. Stage 1 alone: the kept base
     def stage_one(
-        self, bench: Bench, params: PortraitParams, on_step: OnStep | None = None
+        self,
+        bench: Bench,
+        params: PortraitParams,
+        on_step: OnStep | None = None,
+        should_stop: ShouldStop = never,
     ) -> Image.Image:
-        result = self.pipeline.composition(params.composition, on_step=on_step)
-        bench.base = result.image
+        bench.base = self.compose(bench, params.composition, on_step, should_stop)
+        return bench.base
+
+    def compose(
+        self,
+        bench: Bench,
+        params: CompositionParams,
+        on_step: OnStep | None,
+        should_stop: ShouldStop,
+    ) -> Image.Image:
+        result = self.pipeline.composition(params, on_step=on_step, should_stop=should_stop)
         bench.stats.stage1_runs += 1
         bench.stats.stage1_unet_calls += len(result.unet_batches)
         return result.image
 
-    # 4. Stage 2 on the kept base, as often as wanted
+    # 4. The face and the change map on the kept base, before any diffusion
+    def face(self, bench: Bench, params: PortraitParams, base: Image.Image | None = None):
+        base = base if base is not None else self.kept_base(bench)
+        box = checked_face_box(params)
+        key = (id(base), box)
+        if key not in bench._faces:
+            if box is not None:
+                found = FaceChoice(face_from_box(box, base.size), 1)
+            else:
+                analyzer = self.pipeline.analyzer
+                found = choose_face(analyzer.detect(base), analyzer.min_score)
+            if found is None:
+                raise NoFaceError("no face found in the base picture; draw a face box by hand")
+            bench._faces = {key: (base, found)}  # one base at a time is plenty
+        return bench._faces[key][1]
+
+    def change_map(
+        self, bench: Bench, params: PortraitParams, edit: MapEdit
+    ) -> tuple[Image.Image, np.ndarray, CropBox]:
+        p, base = params.identity, self.kept_base(bench)
+        face = self.face(bench, params).face
+        box = face_crop_box(face, base.size, p.crop_margin, p.crop_size)
+        auto = face_change_map(face, box, p.mask_core, p.mask_dilation, p.mask_feather)
+        return crop(base, box), edit(auto), box
+
+    def preview(
+        self, bench: Bench, params: PortraitParams, edit: MapEdit
+    ) -> tuple[Image.Image, Image.Image, Image.Image]:
+        """The crop under its change map, the bare crop (to paint on), and the base with
+        the face box and crop square drawn."""
+        face_crop, change, box = self.change_map(bench, params, edit)
+        face = self.face(bench, params).face
+        return overlay(face_crop, change), face_crop, draw_box(self.kept_base(bench), face, box)
+
+    # 5. Stage 2 on the kept base, as often as wanted
     def stage_two(
         self,
         bench: Bench,
         params: PortraitParams,
-        paint: Image.Image | None = None,
+        edit: MapEdit | None = None,
         on_step: OnStep | None = None,
+        should_stop: ShouldStop = never,
+        base: Image.Image | None = None,
     ) -> PortraitResult:
-        if bench.base is None:
-            raise UserInputError("run stage 1 or upload a base picture first")
+        base = base if base is not None else self.kept_base(bench)
         if not bench.references:
             raise UserInputError("add at least one reference photo first")
-        edit = (lambda change: apply_paint(change, paint)) if paint is not None else None
         result = self.pipeline.refine(
-            bench.base, None, params, bench.references, on_step=on_step, edit_map=edit
+            base,
+            self.face(bench, params, base),
+            params,
+            bench.references,
+            on_step=on_step,
+            should_stop=should_stop,
+            edit_map=edit,
         )
         bench.stats.stage2_runs += 1
         bench.stats.stage2_unet_calls += len(result.unet_batches["identity"])
-        bench.last = result
         return result
 
-    # 5. Sweeps
+    def stage(self, bench: Bench, result: PortraitResult) -> None:
+        bench.staged = [result, *bench.staged][:STAGED]
+
+    def kept_base(self, bench: Bench) -> Image.Image:
+        if bench.base is None:
+            raise UserInputError("run stage 1 or upload a base picture first")
+        return bench.base
+
+    # 6. Sweeps: the kept base is never replaced; stage 1 runs once per distinct set
     def sweep(
         self,
         bench: Bench,
         params: PortraitParams,
-        axes: list[tuple[str, list[str]]],
+        axes: list[Axis],
         on_step: OnStep | None = None,
-    ) -> tuple[Image.Image, list[tuple[Image.Image, str]]]:
+        on_cell: OnCell | None = None,
+        should_stop: ShouldStop = never,
+    ) -> SweepResult:
         cells: list[Cell] = expand(params, axes)
-        images, labels = [], []
-        for cell in cells:
-            if touches_stage_one(axes):
-                self.stage_one(bench, cell.params, on_step)
-            images.append(self.stage_two(bench, cell.params, on_step=on_step).final)
-            labels.append(f"{cell.label} · {self.likeness_of(bench, images[-1], cell.params)}")
-        columns = len(axes[0][1]) if axes else 1
-        return grid(images, labels, columns), list(zip(images, labels, strict=True))
+        stage_one = touches_stage_one(axes)
+        if not stage_one:
+            self.kept_base(bench)
+        bases: dict[CompositionParams, Image.Image] = {}
+        images = []
+        for k, cell in enumerate(cells, 1):
+            if on_cell is not None:
+                on_cell(k, len(cells), cell.label)
+            base = bench.base
+            if stage_one:
+                wanted = cell.params.composition
+                if wanted not in bases:
+                    bases[wanted] = self.compose(bench, wanted, on_step, should_stop)
+                base = bases[wanted]
+            images.append(
+                self.stage_two(
+                    bench, cell.params, on_step=on_step, should_stop=should_stop, base=base
+                ).final
+            )
+        # every cell scored: does this setting keep the person recognisable?
+        labels = [
+            f"{c.label} · {self.likeness_of(bench, image, c.params)}"
+            for image, c in zip(images, cells, strict=True)
+        ]
+        columns = len(axes[0][1])
+        grids = []
+        for z in sorted({c.grid for c in cells}):
+            mine = [
+                (i, c, label)
+                for i, c, label in zip(images, cells, labels, strict=True)
+                if c.grid == z
+            ]
+            sheet = grid([i for i, _, _ in mine], [label for _, _, label in mine], columns)
+            caption = f"{axes[2][0]} = {axes[2][1][z]}" if len(axes) > 2 else "grid"
+            grids.append((sheet, caption))
+        labelled = list(zip(images, labels, strict=True))
+        return SweepResult(grids, labelled, unet_steps(cells, stage_one))
 
     def likeness_of(self, bench: Bench, image: Image.Image, params: PortraitParams) -> str:
         """ "likeness 0.71" for a sweep cell: does this setting keep the person recognisable?"""
@@ -144,7 +254,7 @@ class Workbench:
         clip = ModelLayout(self.settings.models_path).clip
         return LikenessMeter.load(self.pipeline.analyzer, clip, torch.device("cpu"))
 
-    # 6. Reproduce
+    # 7. Reproduce
     @staticmethod
     def params_from_file(path: str) -> PortraitParams:
         if path.lower().endswith(".png"):
@@ -155,7 +265,7 @@ class Workbench:
             raise UserInputError(f"{Path(path).name} holds stage-1 parameters only")
         return params
 
-    # 7. Presets, shared with the bot
+    # 8. Presets, shared with the bot
     def save_preset(self, name: str, params: PortraitParams, owner: str = "workbench") -> None:
         from core.store.presets import save_preset
 
@@ -164,7 +274,8 @@ class Workbench:
     def load_preset(self, name: str) -> PortraitParams:
         from core.store.presets import load_preset
 
-        return PortraitParams.model_validate(self._with_db(lambda db: load_preset(db, name)))
+        stored = self._with_db(lambda db: load_preset(db, name))
+        return parse_portrait_params(json.dumps(stored))
 
     def preset_names(self) -> list[str]:
         from core.store.presets import preset_names
@@ -190,19 +301,40 @@ def parse_portrait_params(text: str) -> PortraitParams:
     params = parse_params(text)
     if params.kind != "portrait":
         raise UserInputError("these are stage-1 parameters; a portrait needs both stages")
+    checked_face_box(params)
     return params
+
+
+def checked_face_box(params: PortraitParams) -> tuple[float, ...] | None:
+    """A hand-drawn face box must have a size; the message names the bad corner."""
+    box = params.identity.face_box
+    if box is not None:
+        x0, y0, x1, y1 = box
+        if not (x1 > x0 and y1 > y0):
+            raise UserInputError(
+                f"face box {x0:g}, {y0:g}, {x1:g}, {y1:g} has no size: "
+                "x1 must be greater than x0 and y1 greater than y0"
+            )
+    return box
 
 
 def draw_face(image: Image.Image, face) -> Image.Image:
     """The photo with its detected box and landmarks drawn on."""
     shown = image.copy()
     draw = ImageDraw.Draw(shown)
-    draw.rectangle(face.box, outline=(216, 180, 106), width=max(2, image.width // 200))
+    draw.rectangle(face.box, outline=BOX_COLOUR, width=max(2, image.width // 200))
     radius = max(2, image.width // 250)
     for x, y in np.asarray(face.landmarks):
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(80, 220, 160))
     return shown
 
 
+def draw_box(base: Image.Image, face, box: CropBox) -> Image.Image:
+    """The base with the face box (gold) and the square stage 2 repaints (grey)."""
+    shown = draw_face(base.convert("RGB"), face)
+    ImageDraw.Draw(shown).rectangle(box.box, outline=(160, 160, 170), width=1)
+    return shown
+
+
 def stats_json(bench: Bench) -> str:
-    return json.dumps(bench.stats.__dict__)
+    return json.dumps({**bench.stats.__dict__, "references": len(bench.references)})

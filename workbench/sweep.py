@@ -1,9 +1,17 @@
-"""X/Y sweeps: expand one or two parameters' values into parameter sets, then lay the results
-out as a labelled grid."""
+"""Sweeps over up to three axes: X across the columns, Y down the rows, Z as separate grids.
+
+An axis is a parameter path (`identity.guidance_scale`), or one of the special axes:
+`prompt S/R` (A1111's search/replace: the first value is searched for in the prompts, each
+value replaces it in turn) and `style` (a style preset wraps the prompt). Values are listed
+with commas, and a numeric range may be written `1-5 (+2)` (1, 3, 5) or `1-5` (step 1).
+
+Cells come in reading order, grid by grid: Z slowest, then Y, then X fastest.
+"""
 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
 from PIL import Image
@@ -11,72 +19,157 @@ from pydantic import ValidationError
 
 from core.diffusion.params import PortraitParams
 from core.errors import UserInputError
+from core.prompt.styles import STYLES
 from core.sheets import contact_sheet
 
 MAX_CELLS = 16
+PROMPT_SR, STYLE = "prompt S/R", "style"
 SWEEPABLE = (
     "composition.seed",
     "composition.steps",
     "composition.guidance_scale",
     "composition.guidance_cutoff",
+    "composition.scheduler",
     "identity.seed",
     "identity.steps",
     "identity.guidance_scale",
     "identity.guidance_cutoff",
+    "identity.scheduler",
     "identity.style_strength",
     "identity.face_id_weight",
     "identity.mask_core",
     "identity.mask_dilation",
     "identity.mask_feather",
     "identity.crop_margin",
+    PROMPT_SR,
+    STYLE,
 )
+NONE = "(none)"
+_NUMBER = r"\d+(?:\.\d+)?"
+_RANGE = re.compile(rf"^({_NUMBER})\s*-\s*({_NUMBER})(?:\s*\(\s*\+\s*({_NUMBER})\s*\))?$")
+
+Axis = tuple[str, list[str]]
 
 
 @dataclass(frozen=True)
 class Cell:
     label: str
     params: PortraitParams
+    grid: int  # which Z grid (0 without a Z axis)
 
 
 def parse_values(text: str) -> list[str]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
+    """`2, 5, 1-5 (+2)` → ["2", "5", "1", "3", "5"]."""
+    values: list[str] = []
+    for item in (v.strip() for v in text.split(",")):
+        if not item:
+            continue
+        match = _RANGE.match(item)
+        values.extend(expand_range(item, *match.groups()) if match else [item])
     if not values:
         raise UserInputError("give at least one value, separated by commas")
     return values
 
 
-def expand(base: PortraitParams, axes: list[tuple[str, list[str]]]) -> list[Cell]:
-    """Every combination of the axes' values, applied to `base` and validated."""
-    for name, _ in axes:
+def expand_range(text: str, start: str, stop: str, step: str | None) -> list[str]:
+    a, b, s = float(start), float(stop), float(step or 1)
+    if s <= 0 or b < a:
+        raise UserInputError(f"range {text!r}: write low-high (+step) with low ≤ high, step > 0")
+    count = int((b - a) / s + 1e-9) + 1
+    if count > MAX_CELLS:
+        raise UserInputError(f"range {text!r} has {count} values; at most {MAX_CELLS}")
+    whole = all("." not in part for part in (start, stop, step or "1"))
+    return [str(int(a + i * s)) if whole else f"{a + i * s:g}" for i in range(count)]
+
+
+def expand(base: PortraitParams, axes: list[Axis]) -> list[Cell]:
+    """Every combination of the axes (X, then optional Y and Z), applied to `base`."""
+    for name, values in axes:
         if name not in SWEEPABLE:
             raise UserInputError(f"{name!r} cannot be swept (choose from {', '.join(SWEEPABLE)})")
-    combos = list(itertools.product(*(values for _, values in axes)))
-    if len(combos) > MAX_CELLS:
-        raise UserInputError(f"{len(combos)} combinations; at most {MAX_CELLS} per sweep")
+        check_axis(base, name, values)
+    count = 1
+    for _, values in axes:
+        count *= len(values)
+    if count > MAX_CELLS:
+        raise UserInputError(f"{count} combinations; at most {MAX_CELLS} per sweep")
     cells = []
-    for combo in combos:
-        data = base.model_dump()
+    for slowest_first in itertools.product(*(values for _, values in reversed(axes))):
+        combo = list(reversed(slowest_first))  # X, Y, Z
+        params = base
         for (name, _), value in zip(axes, combo, strict=True):
-            section, field = name.split(".")
-            data[section][field] = value
-        try:
-            params = PortraitParams.model_validate(data)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            raise UserInputError(
-                f"{'.'.join(map(str, error['loc']))} = {error.get('input')!r}: "
-                f"{error['msg'].lower()}"
-            ) from None
-        label = ", ".join(f"{n.split('.')[1]}={v}" for (n, _), v in zip(axes, combo, strict=True))
-        cells.append(Cell(label, params))
+            params = apply(params, name, value, axes)
+        label = ", ".join(f"{short(n)}={v}" for (n, _), v in zip(axes, combo, strict=True))
+        grid = axes[2][1].index(combo[2]) if len(axes) > 2 else 0
+        cells.append(Cell(label, params, grid))
     return cells
 
 
-def touches_stage_one(axes: list[tuple[str, list[str]]]) -> bool:
-    return any(name.startswith("composition.") for name, _ in axes)
+def check_axis(base: PortraitParams, name: str, values: list[str]) -> None:
+    if name == PROMPT_SR and values[0] not in base.composition.prompt:
+        raise UserInputError(f"prompt S/R: {values[0]!r} is not in the prompt")
+    if name == STYLE:
+        unknown = [v for v in values if v not in STYLES]
+        if unknown:
+            raise UserInputError(f"unknown style {unknown[0]!r} (known: {', '.join(STYLES)})")
+
+
+def apply(params: PortraitParams, name: str, value: str, axes: list[Axis]) -> PortraitParams:
+    data = params.model_dump()
+    if name == PROMPT_SR:
+        search = next(values for n, values in axes if n == PROMPT_SR)[0]
+        for section in ("composition", "identity"):
+            if data[section]["prompt"] is not None:
+                data[section]["prompt"] = data[section]["prompt"].replace(search, value)
+    elif name == STYLE:
+        style, composition = STYLES[value], data["composition"]
+        composition["prompt"] = style.wrap(composition["prompt"])
+        if style.negative:
+            composition["negative_prompt"] = ", ".join(
+                p for p in (style.negative, composition["negative_prompt"]) if p
+            )
+    else:
+        section, field = name.split(".")
+        data[section][field] = value
+    try:
+        return PortraitParams.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise UserInputError(
+            f"{'.'.join(map(str, error['loc']))} = {error.get('input')!r}: {error['msg'].lower()}"
+        ) from None
+
+
+def short(name: str) -> str:
+    return name.split(".")[-1]
+
+
+def axes_from(named: list[tuple[str | None, str]]) -> list[Axis]:
+    """The (name, values text) pairs of the X, Y and Z fields, unused ones left out; a Y or Z
+    without the axis before it is refused."""
+    axes: list[Axis] = []
+    for position, (name, text) in zip("XYZ", named, strict=False):
+        if not name or name == NONE:
+            continue
+        if len(axes) != "XYZ".index(position):
+            raise UserInputError(f"set the axes in order: {position} needs the ones before it")
+        axes.append((name, parse_values(text)))
+    if not axes:
+        raise UserInputError("choose an X parameter to sweep")
+    return axes
+
+
+def touches_stage_one(axes: list[Axis]) -> bool:
+    return any(name.startswith("composition.") or name in (PROMPT_SR, STYLE) for name, _ in axes)
+
+
+def unet_steps(cells: list[Cell], stage_one: bool) -> int:
+    """UNet steps the sweep will run: stage 1 once per distinct stage-1 set, stage 2 per cell."""
+    distinct = {c.params.composition for c in cells} if stage_one else set()
+    return sum(p.steps for p in distinct) + sum(c.params.identity.steps for c in cells)
 
 
 def grid(
-    images: list[Image.Image], labels: list[str], columns: int, cell: int = 256
+    images: list[Image.Image | None], labels: list[str], columns: int, cell: int = 256
 ) -> Image.Image:
     return contact_sheet(images, labels, columns, cell)

@@ -5,16 +5,23 @@ from discord import app_commands
 
 from tests.bot.fakes import FakeInteraction, FakeRole, FakeUser
 
-OPERATOR = FakeUser(1, [FakeRole("operators")], "op")
+OPERATOR_ROLE_ID = 555
+OPERATOR = FakeUser(1, [FakeRole("operators", OPERATOR_ROLE_ID)], "op")
 VISITOR = FakeUser(2, [], "visitor")
+IMPOSTOR = FakeUser(3, [FakeRole("operators", 999)], "impostor")  # the name, in another guild
 
 
 @pytest.fixture
 def bot(stack):
     """The real bot and cog over a real Redis queue and database (no Discord connection)."""
+    return make_bot(stack, stack.redis_url)
+
+
+def make_bot(stack, redis_url: str):
     import asyncio
 
     from bot.app import NarcisBot
+    from bot.batches import Batches
     from bot.commands import Portraits
     from bot.operators import Operators
     from bot.services import BotServices
@@ -23,15 +30,19 @@ def bot(stack):
     from core.store.db import Database
 
     settings = load_settings(
-        data_dir=stack.root, database_url=stack.database_url, redis_url=stack.redis_url
+        data_dir=stack.root,
+        database_url=stack.database_url,
+        redis_url=redis_url,
+        discord_operator_role_id=OPERATOR_ROLE_ID,
     )
     db = Database(stack.database_url)
-    services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db, 3))
+    services = BotServices(settings, db, stack.media, JobQueue(redis_url, db, 3))
     client = NarcisBot(services)
 
     async def add_cogs() -> None:
         await client.add_cog(Portraits(client, services))
         await client.add_cog(Operators(client, services))
+        await client.add_cog(Batches(client, services))
 
     asyncio.run(add_cogs())
     return client

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ _ids = itertools.count(1000)
 @dataclass
 class FakeRole:
     name: str
+    id: int = 0
 
 
 @dataclass
@@ -36,11 +38,14 @@ class FakeMessage:
     deleted: bool = False
     attachment_edits: list[list[discord.File]] = field(default_factory=list)
 
+    edited_at: list[float] = field(default_factory=list)
+
     async def edit(
         self, content: str | None = None, attachments: list | None = None, **_: Any
     ) -> FakeMessage:
         self.content = content
         self.edits.append(content)
+        self.edited_at.append(time.monotonic())
         if attachments is not None:
             self.attachment_edits.append(attachments)
         return self
@@ -61,6 +66,14 @@ class FakeMessage:
 class FakeChannel:
     id: int = 77
     messages: list[FakeMessage] = field(default_factory=list)
+    refuse_files: bool = False  # like a channel where the bot may not attach files
+
+    def get_partial_message(self, message_id: int) -> FakeMessage:
+        found = [m for m in self.messages if m.id == message_id]
+        return found[0] if found else FakeMessage(self, id=message_id)
+
+    def edits(self) -> list[float]:
+        return sorted(t for m in self.messages for t in m.edited_at)
 
     async def send(
         self,
@@ -70,6 +83,9 @@ class FakeChannel:
         view: Any = None,
         **_: Any,
     ) -> FakeMessage:
+        if file is not None and self.refuse_files:
+            response = type("Response", (), {"status": 403, "reason": "Forbidden"})()
+            raise discord.Forbidden(response, "Missing Permissions")
         message = FakeMessage(self, content, file, view)
         self.messages.append(message)
         return message
@@ -80,31 +96,51 @@ class Reply:
     content: str | None
     ephemeral: bool
     view: Any = None
+    at: float = field(default_factory=time.monotonic)
 
 
 class FakeResponse:
+    """The first answer to an interaction: a message, or a defer (public or private)."""
+
     def __init__(self, interaction: FakeInteraction) -> None:
         self.interaction, self._done = interaction, False
+        self.deferred_ephemeral: bool | None = None
+        self.answered_at: float | None = None
 
     def is_done(self) -> bool:
         return self._done
 
-    async def defer(self, **_: Any) -> None:
-        self._done = True
+    def _answer(self) -> None:
+        if self._done:
+            raise discord.InteractionResponded(self.interaction)
+        self._done, self.answered_at = True, time.monotonic()
+
+    async def defer(self, *, ephemeral: bool = False, **_: Any) -> None:
+        self._answer()
+        self.deferred_ephemeral = ephemeral
 
     async def send_message(
         self, content: str | None = None, *, ephemeral: bool = False, view: Any = None, **_: Any
     ) -> None:
-        self._done = True
+        self._answer()
         self.interaction.replies.append(Reply(content, ephemeral, view))
 
 
 class FakeFollowup:
-    def __init__(self, interaction: FakeInteraction) -> None:
-        self.interaction = interaction
+    """Like Discord: the first follow-up after a defer replaces the "thinking…" message and so
+    is as private, or as public, as the defer was, whatever `ephemeral` says."""
 
-    async def send(self, content: str | None = None, *, ephemeral: bool = False, **_: Any) -> None:
-        self.interaction.replies.append(Reply(content, ephemeral))
+    def __init__(self, interaction: FakeInteraction) -> None:
+        self.interaction, self.sent = interaction, 0
+
+    async def send(
+        self, content: str | None = None, *, ephemeral: bool = False, view: Any = None, **_: Any
+    ) -> None:
+        deferred = self.interaction.response.deferred_ephemeral
+        if self.sent == 0 and deferred is not None:
+            ephemeral = deferred
+        self.sent += 1
+        self.interaction.replies.append(Reply(content, ephemeral, view))
 
 
 class FakeInteraction:
@@ -121,9 +157,14 @@ class FakeInteraction:
         self.channel_id = self.channel.id
         self.command = type("Command", (), {"name": command_name})()
         self.message = message
+        self.created_at = time.monotonic()
         self.replies: list[Reply] = []
         self.response = FakeResponse(self)
         self.followup = FakeFollowup(self)
+
+    @property
+    def first_response_s(self) -> float:
+        return self.response.answered_at - self.created_at
 
 
 @dataclass

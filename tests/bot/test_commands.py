@@ -3,6 +3,7 @@ Discord's servers are the only thing faked."""
 
 import asyncio
 import io
+import itertools
 import json
 import uuid
 from pathlib import Path
@@ -25,8 +26,17 @@ def last_reply(interaction) -> str:
 def test_command_tree_matches_the_snapshot(bot) -> None:
     tree = [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
     names = sorted(c["name"] for c in tree)
-    assert names == ["batch", "idea", "portrait", "preset", "set", "settings", "sweep"]
+    assert names == ["batch", "faces", "idea", "portrait", "preset", "set", "settings", "sweep"]
     assert tree == json.loads(SNAPSHOT.read_text())
+
+
+def test_operator_commands_are_hidden_from_members_by_default(bot) -> None:
+    tree = {c["name"]: c for c in (c.to_dict(bot.tree) for c in bot.tree.get_commands())}
+    for name in ("batch", "faces", "preset", "set", "sweep"):
+        assert tree[name]["default_member_permissions"] == 0x20, name  # manage guild
+        assert tree[name]["dm_permission"] is False, name
+    for name in ("idea", "portrait", "settings"):
+        assert tree[name]["default_member_permissions"] is None, name
 
 
 def test_portrait_end_to_end_delivers_a_file(bot, stack, astronaut) -> None:
@@ -55,7 +65,9 @@ def test_portrait_end_to_end_delivers_a_file(bot, stack, astronaut) -> None:
     interaction, channel, idea = asyncio.run(go())
     assert "Painting **byzantine emperor**" in last_reply(interaction)
     progress, result = channel.messages
-    assert progress.edits[-1].endswith("✅ done") and any("face `" in e for e in progress.edits)
+    assert progress.edits[-1].endswith("✅ done") and len(progress.edits) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(progress.edited_at)]
+    assert min(gaps) >= 1.99  # at most one edit per 2 s in a channel
     assert result.file.filename == "byzantine-emperor-narcis.png"
     assert Image.open(io.BytesIO(result.file_bytes())).size == (512, 512)
     labels = [item.item.label for item in result.view.children]
@@ -187,11 +199,11 @@ def test_save_reaction_and_curate_button(bot, stack) -> None:
         await bot.services.redis.set("narcis:bot:message:4242", pid)
         await cog.on_raw_reaction_add(SimpleNamespace(emoji="💾", message_id=4242))
         refused = FakeInteraction(bot, VISITOR, "curate")
-        await cog.on_result_button(refused, "curate", pid)
+        await cog.on_result_button(refused, "curate", pid, VISITOR.id)
         allowed = FakeInteraction(bot, OPERATOR, "curate")
-        await cog.on_result_button(allowed, "curate", pid)
+        await cog.on_result_button(allowed, "curate", pid, VISITOR.id)
         shown = FakeInteraction(bot, VISITOR, "params")
-        await cog.on_result_button(shown, "params", pid)
+        await cog.on_result_button(shown, "params", pid, None)
         db = Database(stack.database_url)
         async with db.session() as session:
             row = await session.get(Portrait, uuid.UUID(pid))
@@ -200,7 +212,8 @@ def test_save_reaction_and_curate_button(bot, stack) -> None:
 
     row, refused, allowed, shown = asyncio.run(go())
     assert row.saved and row.saved_from_message == "4242" and row.curated
-    assert last_reply(refused) == "Only operators (the operators role) can curate."
+    assert last_reply(refused) == "Only operators (the operators role) can use this command."
+    assert refused.replies[-1].ephemeral
     assert last_reply(allowed) == "On the wall now."
     assert last_reply(shown).startswith("```json")
     assert int(sync_redis.Redis.from_url(stack.redis_url).get(VERSION_KEY)) == 1

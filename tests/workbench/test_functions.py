@@ -1,4 +1,4 @@
-"""The workbench's plain functions: map painting, schedule plots, sweeps, parameter files."""
+"""The workbench's plain functions: map editing, schedule plots, sweeps, parameter files."""
 
 import numpy as np
 import pytest
@@ -8,11 +8,13 @@ from core.diffusion.params import CompositionParams, IdentityParams, PortraitPar
 from core.diffusion.pngmeta import save_png
 from core.errors import UserInputError
 from workbench.engine import Workbench, parse_portrait_params
-from workbench.maps import apply_paint, paint_layer
+from workbench.maps import MapEdit, apply_paint, editor_value, paint_layer
 from workbench.plots import active_fractions, schedule_plot
-from workbench.sweep import expand, grid, parse_values, touches_stage_one
+from workbench.sweep import axes_from, expand, grid, parse_values, touches_stage_one, unet_steps
 
-BASE = PortraitParams(composition=CompositionParams(prompt="x"), identity=IdentityParams())
+BASE = PortraitParams(
+    composition=CompositionParams(prompt="a knight in armour", steps=10), identity=IdentityParams()
+)
 
 
 def test_paint_opacity_is_strength() -> None:
@@ -25,9 +27,22 @@ def test_paint_opacity_is_strength() -> None:
     assert out[0, 0] == 1.0 and out[0, 1] == 0.0
     assert abs(out[0, 2] - 0.75) < 0.01 and out[3, 3] == 0.5
     assert apply_paint(auto, None) is auto
+    half = apply_paint(auto, paint, strength=0.5)  # the visible strength slider
+    assert abs(half[0, 0] - 0.75) < 0.01 and abs(half[0, 1] - 0.25) < 0.01
 
 
-def test_editor_layers_merge_into_one() -> None:
+def test_uploaded_and_inverted_maps_come_before_the_paint() -> None:
+    auto = np.zeros((4, 4), np.float32)
+    upload = Image.new("L", (8, 8), 255)
+    paint = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    paint.putpixel((0, 0), (0, 0, 0, 255))
+    assert MapEdit(upload=upload)(auto).min() == 1.0
+    out = MapEdit(upload=upload, invert=True, paint=paint)(auto)
+    assert out[0, 0] == 0.0 and out[3, 3] == 0.0
+    assert MapEdit(invert=True, paint=paint)(auto)[3, 3] == 1.0
+
+
+def test_editor_layers_merge_into_one_and_come_back_after_a_run() -> None:
     first = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
     first.putpixel((0, 0), (255, 255, 255, 255))
     second = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
@@ -36,6 +51,9 @@ def test_editor_layers_merge_into_one() -> None:
     assert merged.getpixel((0, 0)) == (255, 255, 255, 255)
     assert merged.getpixel((1, 1)) == (0, 0, 0, 255)
     assert paint_layer(None) is None and paint_layer({"layers": []}) is None
+    assert paint_layer({"layers": [Image.new("RGBA", (2, 2))]}) is None  # nothing painted
+    shown = editor_value(Image.new("RGB", (2, 2)), merged)  # no ghost paint: strokes stay
+    assert shown["layers"][0].tobytes() == merged.tobytes()
 
 
 def test_active_pixels_grow_as_masks_shrink() -> None:
@@ -49,20 +67,54 @@ def test_schedule_plot_is_an_image_that_changes_with_steps() -> None:
     assert a.size == b.size == (640, 300) and a.tobytes() != b.tobytes()
 
 
-def test_sweep_expansion_is_every_combination_in_order() -> None:
-    cells = expand(
-        BASE,
-        [("identity.guidance_scale", parse_values("2, 5")), ("identity.seed", parse_values("0,1"))],
-    )
+def test_ranges_expand_like_a1111() -> None:
+    assert parse_values("1-5 (+2)") == ["1", "3", "5"]
+    assert parse_values("2, 4-6, 10") == ["2", "4", "5", "6", "10"]
+    assert parse_values("0.5-1.5 (+0.25)") == ["0.5", "0.75", "1", "1.25", "1.5"]
+    with pytest.raises(UserInputError, match="low ≤ high"):
+        parse_values("5-1")
+
+
+def test_sweep_cells_run_x_fastest_in_reading_order() -> None:
+    axes = axes_from([("identity.guidance_scale", "2, 5, 8"), ("identity.seed", "0, 1"), ("", "")])
+    cells = expand(BASE, axes)
     assert [c.label for c in cells] == [
         "guidance_scale=2, seed=0",
-        "guidance_scale=2, seed=1",
         "guidance_scale=5, seed=0",
+        "guidance_scale=8, seed=0",
+        "guidance_scale=2, seed=1",
         "guidance_scale=5, seed=1",
+        "guidance_scale=8, seed=1",
     ]
-    assert [c.params.identity.guidance_scale for c in cells] == [2, 2, 5, 5]
-    assert not touches_stage_one([("identity.seed", ["1"])])
-    assert touches_stage_one([("composition.seed", ["1"])])
+    assert not touches_stage_one(axes)
+    assert unet_steps(cells, stage_one=False) == 6 * 20
+
+
+def test_a_z_axis_makes_separate_grids_and_stage_one_is_counted_once_per_set() -> None:
+    axes = axes_from(
+        [
+            ("identity.seed", "0, 1"),
+            ("composition.scheduler", "dpmpp_2m, euler"),
+            ("style", "none, comic-book"),
+        ]
+    )
+    cells = expand(BASE, axes)
+    assert [c.grid for c in cells] == [0] * 4 + [1] * 4
+    assert touches_stage_one(axes)
+    assert cells[4].params.composition.prompt.startswith("comic")
+    assert cells[2].params.composition.scheduler == "euler"
+    assert unet_steps(cells, stage_one=True) == 4 * 10 + 8 * 20  # 4 distinct stage-1 sets
+
+
+def test_prompt_search_and_replace() -> None:
+    cells = expand(BASE, [("prompt S/R", ["knight", "queen", "monk"])])
+    assert [c.params.composition.prompt for c in cells] == [
+        "a knight in armour",
+        "a queen in armour",
+        "a monk in armour",
+    ]
+    with pytest.raises(UserInputError, match="prompt S/R: 'dragon' is not in the prompt"):
+        expand(BASE, [("prompt S/R", ["dragon", "x"])])
 
 
 @pytest.mark.parametrize(
@@ -70,6 +122,7 @@ def test_sweep_expansion_is_every_combination_in_order() -> None:
     [
         ([("identity.prompt", ["a"])], "cannot be swept"),
         ([("identity.steps", ["0"])], "identity.steps = '0'"),
+        ([("style", ["sparkles"])], "unknown style 'sparkles'"),
         (
             [
                 ("identity.seed", [str(i) for i in range(5)]),
@@ -82,6 +135,11 @@ def test_sweep_expansion_is_every_combination_in_order() -> None:
 def test_bad_sweeps_are_refused(axes, message) -> None:
     with pytest.raises(UserInputError, match=message):
         expand(BASE, axes)
+
+
+def test_axes_must_come_in_order() -> None:
+    with pytest.raises(UserInputError, match="Y needs the ones before it"):
+        axes_from([("(none)", ""), ("identity.seed", "1")])
 
 
 def test_grid_is_labelled_rows_and_columns() -> None:
@@ -104,3 +162,11 @@ def test_parameters_load_from_png_and_json(tmp_path) -> None:
         Workbench.params_from_file(str(stage_one))
     with pytest.raises(UserInputError, match="invalid parameters"):
         parse_portrait_params("{not json")
+
+
+def test_a_face_box_without_size_is_refused_by_name() -> None:
+    flat = BASE.model_copy(
+        update={"identity": BASE.identity.model_copy(update={"face_box": (0.2, 0.3, 0.2, 0.6)})}
+    )
+    with pytest.raises(UserInputError, match=r"face box 0.2, 0.3, 0.2, 0.6 has no size"):
+        parse_portrait_params(flat.model_dump_json())

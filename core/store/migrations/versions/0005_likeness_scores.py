@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003_site"
+down_revision = "0004_faces"
 branch_labels = None
 depends_on = None
 
