@@ -26,7 +26,7 @@ def bot(stack):
         data_dir=stack.root, database_url=stack.database_url, redis_url=stack.redis_url
     )
     db = Database(stack.database_url)
-    services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db, 3))
+    services = BotServices(settings, db, stack.media, JobQueue(stack.redis_url, db))
     client = NarcisBot(services)
 
     async def add_cogs() -> None:

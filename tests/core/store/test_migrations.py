@@ -13,9 +13,9 @@ def database_url(request, tmp_path):
 def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert current(database_url) is None
     upgrade(database_url)
-    assert current(database_url) == "0001"
+    assert current(database_url) == "0002"
     downgrade(database_url)
     assert current(database_url) is None
     upgrade(database_url)
-    assert current(database_url) == "0001"
+    assert current(database_url) == "0002"
     downgrade(database_url)  # leave the shared PostgreSQL database empty for other tests

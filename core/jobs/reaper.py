@@ -1,0 +1,131 @@
+"""The reaper: a loop in every worker that keeps SAQ in line with the database, which owns
+each job's state. One worker at a time does a pass (a short Redis lock), every interval:
+
+1. Running jobs whose lease expired (their worker died) are released: back to the queue, or
+   failed and refunded once out of retries — the transition and its terminal event are the
+   lifecycle's, so SAQ's view (aborted, failed, swept, missing) never decides anything.
+2. Queued jobs that SAQ does not hold as queued (Redis lost its data, a fetch died midway, a
+   hand-back could not reach Redis) are put on the queue again. A lost queue is rebuilt within
+   about two intervals while the workers keep running.
+3. Finished jobs whose terminal event never reached the log (Redis was away) are announced.
+
+A lease is only expired once this process has seen the database answer for a full lease, so
+that after a database outage live attempts get to renew before anyone takes their jobs.
+Everything here may run twice at once without harm: transitions are conditional updates and
+a second delivery of a job finds it claimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+from saq.job import TERMINAL_STATUSES, Status
+
+from core.jobs import lifecycle, metrics
+from core.jobs.events import ended
+from core.jobs.outage import Outage, is_transient
+from core.jobs.queue import JobQueue
+
+log = logging.getLogger("narcis.reaper")
+LOCK = "narcis:reaper"
+ANNOUNCE_WINDOW = timedelta(minutes=10)
+
+
+class Reaper:
+    def __init__(self, queue: JobQueue, lease_s: float, interval_s: float, owner: str) -> None:
+        self.queue, self.lease_s, self.interval_s, self.owner = queue, lease_s, interval_s, owner
+        self.db = Outage("the database (reaper)", log)
+        self.redis = Outage("redis (reaper)", log)
+        self.db_up_since = time.monotonic()
+
+    async def run(self, stopping: Callable[[], bool]) -> None:
+        while not stopping():
+            try:
+                await self.sweep()
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("reaper pass failed")
+                elif _is_redis(exc):
+                    self.redis.failed(exc)
+                else:
+                    self.db.failed(exc)
+                    self.db_up_since = None
+            await asyncio.sleep(self.interval_s)
+
+    async def sweep(self) -> Counter:
+        """One pass; what it did."""
+        done: Counter = Counter()
+        lock_ms = max(1, int(self.interval_s * 800))
+        if not await self.queue.redis.set(LOCK, self.owner, nx=True, px=lock_ms):
+            return done
+        self.redis.ok()
+        waiting = await lifecycle.waiting_since(
+            self.queue.db, lifecycle.now() - timedelta(seconds=self.interval_s / 2)
+        )
+        self.db.ok()
+        if self.db_up_since is None:
+            self.db_up_since = time.monotonic()
+        if time.monotonic() - self.db_up_since >= self.lease_s:
+            for job_id in await lifecycle.expired(self.queue.db):
+                done[await self.release(job_id)] += 1
+        done["requeued"] += await self.requeue(waiting)
+        done["announced"] += await self.announce()
+        metrics.QUEUE_DEPTH.set(await self.queue.saq.count("queued"))
+        if any(done.values()):
+            log.info("reaper: %s", dict(done))
+        return done
+
+    async def release(self, job_id: uuid.UUID) -> str:
+        outcome = await lifecycle.release(
+            self.queue.db, job_id, "its worker stopped answering", token=None, failure=True
+        )
+        if outcome == "queued":
+            await self.requeue([job_id])
+            log.warning("job %s: its worker stopped answering; re-queued", job_id)
+        elif outcome == "failed":
+            await self.queue.announce(job_id)
+            log.warning("job %s: out of retries; failed and refunded", job_id)
+        return f"expired→{outcome}"
+
+    async def requeue(self, job_ids: list[uuid.UUID]) -> int:
+        """Make sure SAQ holds each of these (database-queued) jobs as queued."""
+        if not job_ids:
+            return 0
+        saq, keys = self.queue.saq, [str(j) for j in job_ids]
+        in_line = set(await saq.redis.lrange(saq.queued_key(), 0, -1))
+        fixed = 0
+        for key, record in zip(keys, await saq.jobs(keys), strict=True):
+            if record is None or record.status in TERMINAL_STATUSES:
+                await saq.redis.zrem(saq.incomplete_key(), saq.job_id(key))
+                await self.queue.enqueue(key)
+            elif record.status == Status.QUEUED and record.id.encode() in in_line:
+                continue
+            else:  # fetched by a worker that died or went away before claiming it
+                await saq.retry(record, "re-queued by the reaper")
+            fixed += 1
+        return fixed
+
+    async def announce(self) -> int:
+        """Announce jobs that finished a while ago without a terminal event in their log."""
+        since = lifecycle.now() - ANNOUNCE_WINDOW
+        recent = await lifecycle.finished_since(self.queue.db, since, self.interval_s)
+        missing = [
+            j
+            for j, found in zip(
+                recent, await ended(self.queue.redis, [str(j) for j in recent]), strict=True
+            )
+            if not found
+        ]
+        for job_id in missing:
+            await self.queue.announce(job_id)
+        return len(missing)
+
+
+def _is_redis(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("redis")
