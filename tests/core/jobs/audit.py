@@ -24,6 +24,7 @@ class Audit:
     jobs: int
     terminal: Counter
     double_executions: list[str] = field(default_factory=list)
+    discarded: int = 0  # attempts that wrote outputs, lost the job meanwhile, and deleted them
     stuck: list[str] = field(default_factory=list)
     token_mismatches: list[str] = field(default_factory=list)
     log_problems: list[str] = field(default_factory=list)
@@ -34,6 +35,7 @@ class Audit:
             "jobs": self.jobs,
             "terminal": dict(self.terminal),
             "double exec": len(self.double_executions),
+            "discarded": self.discarded,
             "stuck": len(self.stuck),
             "token mismatch": len(self.token_mismatches),
             "log problems": len(self.log_problems),
@@ -47,11 +49,12 @@ class Audit:
         )
 
 
-def executions(logs: str) -> Counter:
-    """Attempts that reached storage, per job id."""
+def executions(logs: str, what: str = "stored outputs of attempt") -> Counter:
+    """Attempts whose outputs were stored (committed under their lease), per job id; with
+    `what="lost the job while storing"`, attempts that wrote outputs and had to delete them."""
     found: Counter = Counter()
     for line in logs.splitlines():
-        if '"storing outputs of attempt' not in line:
+        if what not in line:
             continue
         try:
             found[json.loads(line)["job_id"]] += 1
@@ -100,13 +103,28 @@ async def wait_terminal(stack: Stack, job_ids: list[str], timeout: float) -> dic
         await db.dispose()
 
 
+def settled(logs: str) -> bool:
+    """Every attempt that began storing has ended: stored, or lost the job and deleted."""
+    began = sum(executions(logs, "storing outputs of attempt").values())
+    ended = sum(executions(logs).values()) + sum(executions(logs, "lost the job").values())
+    return began <= ended
+
+
 async def audit(stack: Stack, job_ids: list[str], payer: dict[str, str] | None = None) -> Audit:
     """`payer`: job id → guest session id, for jobs that cost a token."""
+    import asyncio
+
+    for _ in range(100):  # a cancelled job's attempt may still be storing: let it finish
+        if settled(stack.logs()):
+            break
+        await asyncio.sleep(0.2)
     db, redis = Database(stack.database_url), make_redis(stack.redis_url)
     try:
         statuses = await _statuses(db, job_ids)
         result = Audit(len(job_ids), Counter(statuses.values()))
-        ran = executions(stack.logs())
+        logs = stack.logs()
+        ran = executions(logs)
+        result.discarded = sum(executions(logs, "lost the job while storing").values())
         for job_id, status in statuses.items():
             if status not in TERMINAL:
                 result.stuck.append(job_id)

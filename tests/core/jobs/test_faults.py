@@ -78,7 +78,8 @@ def test_a_database_outage_is_ridden_out_and_nothing_runs_twice(stoppable_postgr
     print("\n" + table([found.row("PostgreSQL stopped 8 s", after_s=round(recovered_s))]))
     assert set(statuses.values()) == {"done"}, stack.logs()[-6000:]
     assert found.clean, found
-    assert stack.logs().count("the database is not answering") <= 2 * len(stack.workers)
+    outages = stack.logs().count("the database is not answering")
+    assert 1 <= outages <= 2 * len(stack.workers)  # seen, and said once per outage
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -102,15 +103,19 @@ def test_cancels_racing_completion_end_once_and_store_nothing(stack, astronaut):
 async def _cancel_at_random_steps(stack, job_ids: list[str], steps: int) -> list[bool]:
     queue, rng = stack.queue(), random.Random(17)
 
-    async def one(job_id: str, at: int) -> bool:
+    async def one(job_id: str, at: int, delay: float) -> bool:
         async for event in queue.events(job_id, timeout=240):
             if event.type == "step" and event.stage == "identity" and event.step >= at:
+                await asyncio.sleep(delay)  # into the storing, or past the end
                 return await queue.cancel(job_id)
             if event.type in ("done", "failed", "cancelled"):
                 return await queue.cancel(job_id)  # too late: must say so
         return False
 
     try:
-        return list(await asyncio.gather(*(one(j, rng.randint(steps - 2, steps)) for j in job_ids)))
+        draws = [(rng.randint(steps - 1, steps), rng.uniform(0, 4)) for _ in job_ids]
+        return list(
+            await asyncio.gather(*(one(j, *d) for j, d in zip(job_ids, draws, strict=True)))
+        )
     finally:
         await queue.close()
