@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from core.jobs.outage import Outage, is_transient
+from core.jobs.outage import is_transient, shared
 
 EventType = Literal["queued", "started", "step", "done", "failed", "cancelled"]
 TERMINAL = frozenset({"done", "failed", "cancelled"})
@@ -130,7 +130,7 @@ class EventStream:
     def __init__(self, redis: Redis, job_id: str, attempt: int, keep_trying_s: float = 5.0):
         self.redis, self.job_id, self.attempt = redis, job_id, attempt
         self.keep_trying_s = keep_trying_s
-        self.outage = Outage("redis (events)", log)
+        self.outage = shared("redis")
         self._queue: asyncio.Queue[JobEvent | None] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._drain())

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from saq.job import Job
 from saq.queue.redis import RedisQueue
 
-from core.jobs.outage import Outage, is_transient
+from core.jobs.outage import is_transient, shared
 
 log = logging.getLogger("narcis.worker")
 
@@ -19,7 +19,7 @@ class FetchQueue(RedisQueue):
     def __init__(self, redis, name: str) -> None:
         super().__init__(redis, name=name)
         self.draining: Callable[[], bool] = lambda: False
-        self.outage = Outage("redis", log)
+        self.outage = shared("redis")
 
     async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
         if self.draining():

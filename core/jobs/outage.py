@@ -82,5 +82,15 @@ class Outage:
             return result
 
 
+_SHARED: dict[str, Outage] = {}
+
+
+def shared(service: str) -> Outage:
+    """The process's one Outage for a service, so that all its loops log one line per outage."""
+    if service not in _SHARED:
+        _SHARED[service] = Outage(service, logging.getLogger("narcis.outage"))
+    return _SHARED[service]
+
+
 def _short(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"

@@ -29,7 +29,7 @@ from saq.job import TERMINAL_STATUSES, Status
 
 from core.jobs import lifecycle, metrics
 from core.jobs.events import ended
-from core.jobs.outage import Outage, is_transient
+from core.jobs.outage import is_transient, shared
 from core.jobs.queue import JobQueue
 
 log = logging.getLogger("narcis.reaper")
@@ -40,8 +40,8 @@ ANNOUNCE_WINDOW = timedelta(minutes=10)
 class Reaper:
     def __init__(self, queue: JobQueue, lease_s: float, interval_s: float, owner: str) -> None:
         self.queue, self.lease_s, self.interval_s, self.owner = queue, lease_s, interval_s, owner
-        self.db = Outage("the database (reaper)", log)
-        self.redis = Outage("redis (reaper)", log)
+        self.db = shared("the database")
+        self.redis = shared("redis")
         self.db_up_since = time.monotonic()
 
     async def run(self, stopping: Callable[[], bool]) -> None:

@@ -33,7 +33,7 @@ from core.diffusion.progress import StepEvent
 from core.errors import UserInputError
 from core.jobs import lifecycle, metrics
 from core.jobs.events import EventStream
-from core.jobs.outage import Outage, is_transient
+from core.jobs.outage import is_transient, shared
 from core.jobs.spec import PortraitSpec
 from core.store.derivatives import make_derivatives, make_thumbhash
 from core.store.models import Job, ReferenceFace
@@ -53,7 +53,7 @@ class JobRun:
         self.state, self.saq_job, self.job_id = state, saq_job, job_id
         self.id = uuid.UUID(job_id)
         self.stop = threading.Event()  # the painting thread stops at its next step
-        self.db = Outage("the database", log)
+        self.db = shared("the database")
         self.claim: lifecycle.Claim | None = None
         self.events: EventStream | None = None
 

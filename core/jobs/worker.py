@@ -30,7 +30,7 @@ from saq import CronJob, Worker
 from core.config import Settings
 from core.errors import UserInputError
 from core.jobs import metrics
-from core.jobs.outage import Outage, is_transient
+from core.jobs.outage import is_transient, shared
 from core.jobs.queue import JobQueue
 from core.jobs.reaper import Reaper
 from core.jobs.run import JobRun
@@ -89,7 +89,7 @@ class SpineWorker(Worker):
     def __init__(self, *args, reaper: Reaper, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.reaper = reaper
-        self.outage = Outage("redis (upkeep)", log)
+        self.outage = shared("redis")
 
     async def upkeep(self) -> list[asyncio.Task]:
         return [
