@@ -46,7 +46,12 @@ class JobQueue:
         self.saq = FetchQueue(make_redis(redis_url), name=QUEUE_NAME)
 
     async def close(self) -> None:
-        await self.saq.disconnect()
+        try:
+            await self.saq.disconnect()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            await self.saq.redis.aclose()  # Redis is away: only our side is left to close
         await self.redis.aclose()
 
     async def submit_portrait(self, spec: PortraitSpec) -> str:
