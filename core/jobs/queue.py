@@ -2,7 +2,7 @@
 
 `submit_portrait` is all or nothing: the job and portrait rows and the token are written in
 one transaction, and the job is put on SAQ inside it, so a queue that does not answer rolls
-everything back and the caller gets `CapacityError` (nothing charged). The id is the
+everything back and the caller gets `QueueBusy`, a CapacityError (nothing charged). The id is the
 submitter's: a retried submit of the same id does nothing twice, even two at once.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.errors import CapacityError, UserInputError
+from core.errors import CapacityError, QueueBusy, UserInputError
 from core.jobs import lifecycle
 from core.jobs.events import JobEvent, follow, publish
 from core.jobs.fetch import FetchQueue
@@ -61,7 +61,7 @@ class JobQueue:
             if not is_transient(exc):
                 raise
             log.warning("submit of %s refused: %s", spec.job_id, exc.__class__.__name__)
-            raise CapacityError(BUSY) from None
+            raise QueueBusy(BUSY) from None
         if new:
             await self._say(JobEvent(job_id=spec.job_id, type="queued"))
         return spec.job_id
@@ -128,7 +128,7 @@ class JobQueue:
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            raise CapacityError(BUSY) from None
+            raise QueueBusy(BUSY) from None
         if reply is None:
             raise CapacityError("no worker answered in time; try again shortly")
         return reply
@@ -154,7 +154,7 @@ class JobQueue:
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            raise CapacityError(BUSY) from None
+            raise QueueBusy(BUSY) from None
         if cancelled:
             await self.announce(_uuid(job_id))
         return cancelled

@@ -106,8 +106,8 @@ class Reaper:
                 await self.queue.enqueue(key)
             elif record.status == Status.QUEUED and record.id.encode() in in_line:
                 continue
-            else:  # fetched by a worker that died or went away before claiming it
-                await saq.retry(record, "re-queued by the reaper")
+            else:  # held by a worker that died, or fetched and dropped: first in line again
+                await saq.put_back(record)
             fixed += 1
         return fixed
 

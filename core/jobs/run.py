@@ -178,7 +178,7 @@ class JobRun:
         log.info(
             "stored outputs of attempt %d; done in %.1f s",
             attempt,
-            result.seconds.get("total", 0.0),
+            sum(result.seconds.values()),
         )
         await self.state.queue.announce(self.id)
         return "done"

@@ -1,0 +1,116 @@
+"""Chaos over ≥ 30 jobs: real workers, PostgreSQL, redis-server with AOF; at random moments
+kill -9 and SIGTERM of workers, a Redis kill -9 and AOF restart, a PostgreSQL stop and start,
+and cancels. Every job must end exactly once, be stored by one attempt, cost exactly what it
+should, and leave an event log that replays cleanly. Prints the table for the closing note."""
+
+import random
+import signal
+import time
+
+import pytest
+
+from core.store.migrate import upgrade
+from tests.core.jobs.audit import audit, table, wait_terminal
+from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
+from tests.services import PostgresServer, RedisServer
+from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_until
+
+JOBS = 32
+
+
+@pytest.fixture
+def services(tmp_path):
+    postgres, folder = PostgresServer(), tmp_path / "redis"
+    folder.mkdir()
+    redis_server = RedisServer(folder, aof=True)
+    postgres.create()
+    upgrade(postgres.url)
+    redis_server.start()
+    yield postgres, redis_server
+    redis_server.stop()
+    postgres.remove()
+
+
+def test_chaos_every_job_ends_once(tmp_path, services, tiny_models, astronaut):
+    postgres, redis_server = services
+    stack = Stack(tmp_path, postgres.url, redis_server.url, tiny_models)
+    rng = random.Random(2026)
+    try:
+        key = stack.run(stack.store(astronaut))
+        job_ids, payer = stack.run(submit_paid(stack, key, JOBS, steps=8))
+        for _ in range(3):
+            stack.start_worker(NARCIS_WORKER_GRACE_S="2")
+        faults, pickups = [], []
+        for fault in rng.sample(FAULTS, len(FAULTS)):
+            wait_ready(stack, len(stack.workers))
+            time.sleep(rng.uniform(0.5, 3))
+            faults.append(fault.__name__)
+            pickups += fault(stack, postgres, redis_server, job_ids, rng)
+        statuses = stack.run(wait_terminal(stack, job_ids, timeout=300))
+        found = stack.run(audit(stack, job_ids, payer))
+    finally:
+        stack.stop_workers()
+    row = found.row(
+        ", ".join(faults),
+        pickup_after_kill_s=[round(p, 1) for p in pickups],
+        bound_s=HEARTBEAT_S + 2 * REAPER_S,
+    )
+    print("\n" + table([row]))
+    assert not found.stuck and found.clean, found
+    assert set(statuses.values()) <= {"done", "cancelled"}, statuses
+    assert all(p <= HEARTBEAT_S + 2 * REAPER_S + 2 for p in pickups), pickups
+
+
+def kill_worker(stack, postgres, redis_server, job_ids, rng) -> list[float]:
+    """kill -9 a worker that holds a job; how long until its job is queued or running again."""
+    running = stack.run(holders(stack))
+    if not running:
+        return []
+    job_id, (worker, attempt) = rng.choice(sorted(running.items()))
+    process = process_of(stack, worker)
+    if process is None:
+        return []
+    killed = time.monotonic()
+    kill(process)
+    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
+    wait_until(lambda: stack.run(holders(stack)).get(job_id, ("", 0))[1] != attempt, 60, 0.1)
+    return [time.monotonic() - killed]
+
+
+def term_worker(stack, postgres, redis_server, job_ids, rng) -> list[float]:
+    """SIGTERM a random worker (2 s grace: it hands its job back) and replace it."""
+    process = rng.choice([p for p in stack.workers if p.poll() is None])
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
+    return []
+
+
+def restart_redis(stack, postgres, redis_server, job_ids, rng) -> list[float]:
+    redis_server.kill()
+    time.sleep(3)
+    redis_server.start()
+    return []
+
+
+def restart_postgres(stack, postgres, redis_server, job_ids, rng) -> list[float]:
+    postgres.stop()
+    time.sleep(5)
+    postgres.start()
+    return []
+
+
+def cancel_some(stack, postgres, redis_server, job_ids, rng) -> list[float]:
+    async def go():
+        queue = stack.queue()
+        try:
+            for job_id in rng.sample(job_ids, 4):
+                await queue.cancel(job_id)
+        finally:
+            await queue.close()
+
+    stack.run(go())
+    return []
+
+
+FAULTS = [kill_worker, kill_worker, term_worker, restart_redis, restart_postgres, cancel_some]
