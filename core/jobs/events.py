@@ -153,6 +153,8 @@ class EventStream:
 
     async def _drain(self) -> None:
         while (event := await self._queue.get()) is not None:
+            if event.type == "step" and self.outage.down:
+                continue  # progress is worth nothing late; do not queue up behind an outage
             try:
                 await self.outage.retrying(
                     lambda e=event: publish(self.redis, e), self.keep_trying_s

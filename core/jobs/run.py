@@ -99,7 +99,7 @@ class JobRun:
             await self.halt(work)
             await self.hand_back("the worker is shutting down", failure=False)
             raise
-        if watch.done():
+        if not work.done():  # the watch says stop: at the next step
             await self.halt(work)
             return await self.stopped(watch.result())
         try:

@@ -3,6 +3,7 @@ retries running out, a database outage, cancels racing completion."""
 
 import asyncio
 import random
+import signal
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from core.store.migrate import upgrade
 from tests.core.jobs.audit import audit, table, wait_terminal
 from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
 from tests.services import PostgresServer
-from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_until
+from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_for_step, wait_until
 
 PICKUP_BOUND_S = HEARTBEAT_S + 2 * REAPER_S  # lease expiry, then at most two reaper passes
 
@@ -64,7 +65,7 @@ def stoppable_postgres(tmp_path, redis_db_url, tiny_models):
 def test_a_database_outage_is_ridden_out_and_nothing_runs_twice(stoppable_postgres, astronaut):
     server, stack = stoppable_postgres
     key = stack.run(stack.store(astronaut))
-    job_ids, payer = stack.run(submit_paid(stack, key, 4, steps=120, crop=128))
+    job_ids, payer = stack.run(submit_paid(stack, key, 4, steps=60, crop=128))
     stack.start_worker()
     stack.start_worker()
     wait_until(lambda: len(stack.run(holders(stack))) == 2, 120)
@@ -117,5 +118,39 @@ async def _cancel_at_random_steps(stack, job_ids: list[str], steps: int) -> list
         return list(
             await asyncio.gather(*(one(j, *d) for j, d in zip(job_ids, draws, strict=True)))
         )
+    finally:
+        await queue.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_frozen_worker_that_lost_its_lease_stops_at_the_next_step_and_stores_nothing(
+    stack, astronaut
+):
+    key = stack.run(stack.store(astronaut))
+    [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=40, crop=128))
+    stack.start_worker()
+    stack.start_worker()
+    stack.run(wait_for_step(stack, job_id, 2))
+    frozen = process_of(stack, stack.run(holders(stack))[job_id][0])
+    frozen.send_signal(signal.SIGSTOP)  # a stalled VM: alive, silent, then back
+    wait_until(lambda: stack.run(holders(stack)).get(job_id, ("", 0))[1] == 2, 60)
+    frozen.send_signal(signal.SIGCONT)
+    wait_until(lambda: "stopped: the job was lost" in stack.logs(), 30)
+    statuses = stack.run(wait_terminal(stack, [job_id], timeout=240))
+    found = stack.run(audit(stack, [job_id], payer))
+    events = stack.run(_history(stack, job_id))
+    print("\n" + table([found.row("SIGSTOP the holder past its lease, then SIGCONT")]))
+    assert statuses == {job_id: "done"} and found.clean, found
+    assert [e.attempt for e in events if e.type == "started"] == [1, 2]
+    frozen_log = (stack.root / f"worker-{stack.workers.index(frozen)}.log").read_text()
+    assert "stopped: the job was lost" in frozen_log and "storing outputs" not in frozen_log
+
+
+async def _history(stack, job_id: str):
+    from core.jobs.events import history
+
+    queue = stack.queue()
+    try:
+        return await history(queue.redis, job_id)
     finally:
         await queue.close()
