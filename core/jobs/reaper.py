@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from saq.job import TERMINAL_STATUSES, Status
+from saq.utils import now as now_ms
 
 from core.jobs import lifecycle, metrics
 from core.jobs.events import ended
@@ -86,30 +87,52 @@ class Reaper:
             self.queue.db, job_id, "its worker stopped answering", token=None, failure=True
         )
         if outcome == "queued":
-            await self.requeue([job_id])
+            await self.requeue([job_id], fetched_grace_s=0)  # its worker is dead
             log.warning("job %s: its worker stopped answering; re-queued", job_id)
         elif outcome == "failed":
             await self.queue.announce(job_id)
             log.warning("job %s: out of retries; failed and refunded", job_id)
         return f"expired→{outcome}"
 
-    async def requeue(self, job_ids: list[uuid.UUID]) -> int:
-        """Make sure SAQ holds each of these (database-queued) jobs as queued."""
+    async def requeue(self, job_ids: list[uuid.UUID], fetched_grace_s: float | None = None) -> int:
+        """Make sure SAQ holds each of these (database-queued) jobs as queued; a job fetched
+        less than `fetched_grace_s` ago (default: one interval) is left to its claim."""
+        grace_ms = 1000 * (self.interval_s if fetched_grace_s is None else fetched_grace_s)
         if not job_ids:
             return 0
-        saq, keys = self.queue.saq, [str(j) for j in job_ids]
-        in_line = set(await saq.redis.lrange(saq.queued_key(), 0, -1))
-        fixed = 0
-        for key, record in zip(keys, await saq.jobs(keys), strict=True):
+        saq, fixed, doubtful = self.queue.saq, 0, []
+        for key, record in await self._records([str(j) for j in job_ids]):
             if record is None or record.status in TERMINAL_STATUSES:
                 await saq.redis.zrem(saq.incomplete_key(), saq.job_id(key))
                 await self.queue.enqueue(key)
-            elif record.status == Status.QUEUED and record.id.encode() in in_line:
-                continue
-            else:  # held by a worker that died, or fetched and dropped: first in line again
-                await saq.put_back(record)
-            fixed += 1
+                fixed += 1
+            elif record.status == Status.QUEUED:
+                doubtful.append(key)  # off the line: fetched this instant, or by a worker now dead
+            elif now_ms() - record.started >= grace_ms:
+                await saq.put_back(record)  # fetched long ago and never claimed: first in line
+                fixed += 1
+        if doubtful:
+            await asyncio.sleep(1.0)  # a live fetch marks it active within milliseconds
+            for _, record in await self._records(doubtful):
+                if record is not None and record.status == Status.QUEUED:
+                    await saq.put_back(record)
+                    fixed += 1
         return fixed
+
+    async def _records(self, keys: list[str]) -> list:
+        """(key, SAQ record) for each key whose record is not simply waiting in line."""
+        saq = self.queue.saq
+        in_line = set(await saq.redis.lrange(saq.queued_key(), 0, -1))
+        pairs = zip(keys, await saq.jobs(keys), strict=True)
+        return [
+            (key, record)
+            for key, record in pairs
+            if not (
+                record is not None
+                and record.status == Status.QUEUED
+                and record.id.encode() in in_line
+            )
+        ]
 
     async def announce(self) -> int:
         """Announce jobs that finished a while ago without a terminal event in their log."""

@@ -109,7 +109,12 @@ class JobRun:
         except Exception as exc:
             log.exception("attempt %d failed", self.claim.attempt)
             return await self.hand_back(f"{exc.__class__.__name__}: {exc}", failure=True)
-        return await self.store(result)
+        store = asyncio.ensure_future(self.store(result))
+        try:
+            return await asyncio.shield(store)
+        except asyncio.CancelledError:  # shutting down while storing: storing is short, finish it
+            await asyncio.wait({store}, timeout=30)
+            raise
 
     async def watch(self) -> str:
         """Renew the lease until the attempt must stop; why it must."""

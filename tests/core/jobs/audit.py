@@ -139,6 +139,14 @@ async def audit(stack: Stack, job_ids: list[str], payer: dict[str, str] | None =
         await db.dispose()
 
 
+async def statuses(stack: Stack, job_ids: list[str]) -> dict[str, str]:
+    db = Database(stack.database_url)
+    try:
+        return await _statuses(db, job_ids)
+    finally:
+        await db.dispose()
+
+
 async def _statuses(db: Database, job_ids: list[str]) -> dict[str, str]:
     async with db.session() as session:
         rows = await session.execute(

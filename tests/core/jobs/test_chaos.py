@@ -10,12 +10,14 @@ import time
 import pytest
 
 from core.store.migrate import upgrade
-from tests.core.jobs.audit import audit, table, wait_terminal
+from tests.core.jobs.audit import audit, statuses, table, wait_terminal
 from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
 from tests.services import PostgresServer, RedisServer
 from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_until
 
 JOBS = 32
+BOUND_S = HEARTBEAT_S + 2 * REAPER_S  # lease expiry, then at most two reaper passes
+LIVE = ("queued", "running")
 
 
 @pytest.fixture
@@ -37,52 +39,80 @@ def test_chaos_every_job_ends_once(tmp_path, services, tiny_models, astronaut):
     rng = random.Random(2026)
     try:
         key = stack.run(stack.store(astronaut))
-        job_ids, payer = stack.run(submit_paid(stack, key, JOBS, steps=8))
-        for _ in range(3):
+        job_ids, payer = stack.run(submit_paid(stack, key, JOBS, steps=20))
+        for _ in range(2):
             stack.start_worker(NARCIS_WORKER_GRACE_S="2")
-        faults, pickups = [], []
+        faults, requeued, restarted = [], [], []
         for fault in rng.sample(FAULTS, len(FAULTS)):
             wait_ready(stack, len(stack.workers))
             time.sleep(rng.uniform(0.5, 3))
-            faults.append(fault.__name__)
-            pickups += fault(stack, postgres, redis_server, job_ids, rng)
-        statuses = stack.run(wait_terminal(stack, job_ids, timeout=300))
+            faults.append(f"{fault.__name__} ({len(stack.run(holders(stack)))} running)")
+            times = fault(stack, postgres, redis_server, job_ids, rng)
+            requeued += times[:1]
+            restarted += times[1:]
+        final = stack.run(wait_terminal(stack, job_ids, timeout=300))
         found = stack.run(audit(stack, job_ids, payer))
     finally:
         stack.stop_workers()
     row = found.row(
         ", ".join(faults),
-        pickup_after_kill_s=[round(p, 1) for p in pickups],
-        bound_s=HEARTBEAT_S + 2 * REAPER_S,
+        requeued_after_kill_s=[round(t, 1) for t in requeued],
+        running_again_s=[round(t, 1) for t in restarted],
+        bound_s=BOUND_S,
     )
     print("\n" + table([row]))
     assert not found.stuck and found.clean, found
-    assert set(statuses.values()) <= {"done", "cancelled"}, statuses
-    assert all(p <= HEARTBEAT_S + 2 * REAPER_S + 2 for p in pickups), pickups
+    assert set(final.values()) <= {"done", "cancelled"}, final
+    assert requeued and all(t <= BOUND_S for t in requeued), requeued
 
 
 def kill_worker(stack, postgres, redis_server, job_ids, rng) -> list[float]:
-    """kill -9 a worker that holds a job; how long until its job is queued or running again."""
+    """kill -9 a worker that holds a job (a replacement is up first, so that capacity is
+    there); how long until its job is back on the queue, and until it runs again."""
+    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
+    wait_ready(stack, len(stack.workers))
+    wait_until(lambda: stack.run(holders(stack)) or not stack.run(_unfinished(stack, job_ids)))
     running = stack.run(holders(stack))
     if not running:
-        return []
+        return []  # every job had ended already
     job_id, (worker, attempt) = rng.choice(sorted(running.items()))
     process = process_of(stack, worker)
     if process is None:
         return []
     killed = time.monotonic()
     kill(process)
-    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
-    wait_until(lambda: stack.run(holders(stack)).get(job_id, ("", 0))[1] != attempt, 60, 0.1)
-    return [time.monotonic() - killed]
+    wait_until(lambda: stack.run(_where(stack, job_id)) != ("running", attempt), 60, 0.1)
+    requeued = time.monotonic() - killed
+    wait_until(lambda: stack.run(_where(stack, job_id))[1] > attempt, 60, 0.1)
+    return [requeued, time.monotonic() - killed]
+
+
+async def _unfinished(stack, job_ids: list[str]) -> list[str]:
+    return [j for j, s in (await statuses(stack, job_ids)).items() if s in LIVE]
+
+
+async def _where(stack, job_id: str) -> tuple[str, int]:
+    import uuid
+
+    from core.store.db import Database
+    from core.store.models import Job
+
+    db = Database(stack.database_url)
+    try:
+        async with db.session() as session:
+            job = await session.get(Job, uuid.UUID(job_id))
+            return job.status, job.attempts
+    finally:
+        await db.dispose()
 
 
 def term_worker(stack, postgres, redis_server, job_ids, rng) -> list[float]:
-    """SIGTERM a random worker (2 s grace: it hands its job back) and replace it."""
-    process = rng.choice([p for p in stack.workers if p.poll() is None])
+    """SIGTERM a random worker (2 s grace: it hands its job back), its replacement up first."""
+    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
+    wait_ready(stack, len(stack.workers))
+    process = rng.choice([p for p in stack.workers[:-1] if p.poll() is None])
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
-    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
     return []
 
 
@@ -104,7 +134,8 @@ def cancel_some(stack, postgres, redis_server, job_ids, rng) -> list[float]:
     async def go():
         queue = stack.queue()
         try:
-            for job_id in rng.sample(job_ids, 4):
+            unfinished = await _unfinished(stack, job_ids)
+            for job_id in rng.sample(unfinished, min(4, len(unfinished))):
                 await queue.cancel(job_id)
         finally:
             await queue.close()
