@@ -1,4 +1,4 @@
-"""Chaos over ≥ 30 jobs: real workers, PostgreSQL, redis-server with AOF; at random moments
+"""Chaos over 36 jobs: real workers, PostgreSQL, redis-server with AOF; at random moments
 kill -9 and SIGTERM of workers, a Redis kill -9 and AOF restart, a PostgreSQL stop and start,
 and cancels. Every job must end exactly once, be stored by one attempt, cost exactly what it
 should, and leave an event log that replays cleanly. Prints the table for the closing note."""
@@ -15,7 +15,8 @@ from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_r
 from tests.services import PostgresServer, RedisServer
 from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_until
 
-JOBS = 32
+FLEET = 3
+BATCH = 6  # submitted before each fault, so that every fault meets running jobs
 BOUND_S = HEARTBEAT_S + 2 * REAPER_S  # lease expiry, then at most two reaper passes
 LIVE = ("queued", "running")
 
@@ -39,12 +40,16 @@ def test_chaos_every_job_ends_once(tmp_path, services, tiny_models, astronaut):
     rng = random.Random(2026)
     try:
         key = stack.run(stack.store(astronaut))
-        job_ids, payer = stack.run(submit_paid(stack, key, JOBS, steps=20))
-        for _ in range(2):
-            stack.start_worker(NARCIS_WORKER_GRACE_S="2")
+        job_ids, payer = [], {}
         faults, requeued, restarted = [], [], []
         for fault in rng.sample(FAULTS, len(FAULTS)):
+            while sum(p.poll() is None for p in stack.workers) < FLEET:
+                stack.start_worker(NARCIS_WORKER_GRACE_S="2")  # replace the fallen first
             wait_ready(stack, len(stack.workers))
+            batch, paid = stack.run(submit_paid(stack, key, BATCH, steps=20))
+            job_ids += batch
+            payer |= paid
+            wait_until(lambda: stack.run(holders(stack)), 120)
             time.sleep(rng.uniform(0.5, 3))
             faults.append(f"{fault.__name__} ({len(stack.run(holders(stack)))} running)")
             times = fault(stack, postgres, redis_server, job_ids, rng)
@@ -67,10 +72,8 @@ def test_chaos_every_job_ends_once(tmp_path, services, tiny_models, astronaut):
 
 
 def kill_worker(stack, postgres, redis_server, job_ids, rng) -> list[float]:
-    """kill -9 a worker that holds a job (a replacement is up first, so that capacity is
-    there); how long until its job is back on the queue, and until it runs again."""
-    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
-    wait_ready(stack, len(stack.workers))
+    """kill -9 a worker that holds a job; how long until its job is back on the queue, and
+    until it runs again."""
     wait_until(lambda: stack.run(holders(stack)) or not stack.run(_unfinished(stack, job_ids)))
     running = stack.run(holders(stack))
     if not running:
@@ -107,10 +110,8 @@ async def _where(stack, job_id: str) -> tuple[str, int]:
 
 
 def term_worker(stack, postgres, redis_server, job_ids, rng) -> list[float]:
-    """SIGTERM a random worker (2 s grace: it hands its job back), its replacement up first."""
-    stack.start_worker(NARCIS_WORKER_GRACE_S="2")
-    wait_ready(stack, len(stack.workers))
-    process = rng.choice([p for p in stack.workers[:-1] if p.poll() is None])
+    """SIGTERM a random worker (2 s grace: it hands its job back)."""
+    process = rng.choice([p for p in stack.workers if p.poll() is None])
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     return []
