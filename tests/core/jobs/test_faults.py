@@ -114,7 +114,12 @@ async def _cancel_at_random_steps(stack, job_ids: list[str], steps: int) -> list
         return False
 
     try:
-        draws = [(rng.randint(steps - 1, steps), rng.uniform(0, 4)) for _ in job_ids]
+        # even jobs: cancelled mid-painting (the cancel must win); odd ones: at the last
+        # step and a little after, racing the storing and the end
+        draws = [
+            (rng.randint(2, steps - 1), 0.0) if i % 2 == 0 else (steps, rng.uniform(0, 2))
+            for i in range(len(job_ids))
+        ]
         return list(
             await asyncio.gather(*(one(j, *d) for j, d in zip(job_ids, draws, strict=True)))
         )
