@@ -4,6 +4,7 @@ exact tokens, and event logs that replay without gaps, duplicates or mixed attem
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from core.jobs.events import TERMINAL, JobEvent, history
+from core.jobs.events import TERMINAL, JobEvent, ended, history
 from core.jobs.outage import make_redis
 from core.store.db import Database
 from core.store.models import GUEST_TOKENS, GuestSession, Job
@@ -89,8 +90,6 @@ def log_problems(job_id: str, events: list[JobEvent], status: str) -> list[str]:
 
 async def wait_terminal(stack: Stack, job_ids: list[str], timeout: float) -> dict[str, str]:
     """Poll the database until every job is finished or the time is up; their statuses."""
-    import asyncio
-
     db = Database(stack.database_url)
     deadline = time.monotonic() + timeout
     try:
@@ -112,8 +111,6 @@ def settled(logs: str) -> bool:
 
 async def audit(stack: Stack, job_ids: list[str], payer: dict[str, str] | None = None) -> Audit:
     """`payer`: job id → guest session id, for jobs that cost a token."""
-    import asyncio
-
     for _ in range(100):  # a cancelled job's attempt may still be storing: let it finish
         if settled(stack.logs()):
             break
@@ -121,6 +118,11 @@ async def audit(stack: Stack, job_ids: list[str], payer: dict[str, str] | None =
     db, redis = Database(stack.database_url), make_redis(stack.redis_url)
     try:
         statuses = await _statuses(db, job_ids)
+        finished = [j for j, s in statuses.items() if s in TERMINAL]
+        for _ in range(100):  # a terminal event lost to an outage is re-sent by the reaper
+            if all(await ended(redis, finished)):
+                break
+            await asyncio.sleep(0.2)
         result = Audit(len(job_ids), Counter(statuses.values()))
         logs = stack.logs()
         ran = executions(logs)
