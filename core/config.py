@@ -71,7 +71,9 @@ class Settings(BaseSettings):
     # the worker
     compile: bool = False  # torch.compile the UNet once (GPU hosts: minutes at start, then faster)
     worker_grace_s: int = 60  # on SIGTERM: finish the current job within this, else hand it back
-    job_heartbeat_s: int = 30  # a running job silent this long is taken to have lost its worker
+    job_heartbeat_s: int = 30  # a running job's lease: not renewed this long, its worker is dead
+    job_timeout_s: int = 900  # an attempt running longer stops and counts as failed
+    reaper_interval_s: float = 10.0  # how often a worker reconciles the queue with the database
     metrics_port: int = 9101  # Prometheus metrics over HTTP; 0 turns them off
     portrait_size: int = 1024  # stage-1 side for jobs made from an idea
     portrait_steps: int = 20  # steps per stage for jobs made from an idea

@@ -6,6 +6,7 @@
     │   └── NoFaceError   a photo has no usable face
     ├── ModelError        a model folder is missing or malformed
     ├── CapacityError     no room to do the work now (queue full, out of tokens)
+    │   └── QueueBusy     the queue is not answering: retry the same request shortly
     ├── JobFailed         the work itself failed; carries a user-facing reason
     └── Cancelled         the caller asked a long operation to stop
 
@@ -35,6 +36,10 @@ class ModelError(NarcisError):
 
 class CapacityError(NarcisError):
     """No capacity for the work right now."""
+
+
+class QueueBusy(CapacityError):
+    """The queue (Redis or the database) is not answering; nothing was done or charged."""
 
 
 class JobFailed(NarcisError):

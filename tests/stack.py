@@ -23,7 +23,8 @@ from core.store.media import LocalMedia
 from core.store.references import store_reference
 from tests.helpers import ROOT
 
-HEARTBEAT_S = 3
+HEARTBEAT_S = 3  # the workers' lease
+REAPER_S = 2
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Stack:
             "NARCIS_MODELS_DIR": str(self.models),
             "NARCIS_DEVICE": "cpu",
             "NARCIS_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+            "NARCIS_REAPER_INTERVAL_S": str(REAPER_S),
             "NARCIS_METRICS_PORT": "0",
             "NARCIS_WORKER_GRACE_S": "30",
             **extra,
@@ -80,7 +82,7 @@ class Stack:
         return asyncio.run(work)
 
     def queue(self) -> JobQueue:
-        return JobQueue(self.redis_url, Database(self.database_url), heartbeat_s=HEARTBEAT_S)
+        return JobQueue(self.redis_url, Database(self.database_url))
 
     async def store(self, image: Image.Image, name: str = "face.png") -> str:
         buffer = io.BytesIO()

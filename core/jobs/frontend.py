@@ -32,7 +32,7 @@ class FrontEnd:
             settings,
             db,
             make_media(settings),
-            JobQueue(settings.redis_url, db, settings.job_heartbeat_s),
+            JobQueue(settings.redis_url, db),
         )
 
     @property

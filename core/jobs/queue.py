@@ -1,30 +1,33 @@
 """The one submit API for the site, the bot and the workbench.
 
-`submit_portrait` records the job and portrait rows and takes a token in one transaction,
-then enqueues it on SAQ under the job id: submitting the same spec twice does nothing twice.
+`submit_portrait` is all or nothing: the job and portrait rows and the token are written in
+one transaction, and the job is put on SAQ inside it, so a queue that does not answer rolls
+everything back and the caller gets `QueueBusy`, a CapacityError (nothing charged). The id is the
+submitter's: a retried submit of the same id does nothing twice, even two at once.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-from saq import Queue
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from core.errors import CapacityError, UserInputError
+from core.errors import CapacityError, QueueBusy, UserInputError
+from core.jobs import lifecycle
 from core.jobs.events import JobEvent, follow, publish
+from core.jobs.fetch import FetchQueue
+from core.jobs.outage import BUSY, is_transient, make_redis
 from core.jobs.spec import PortraitSpec
-from core.store.accounts import consume_token, refund_token
+from core.store.accounts import consume_token
 from core.store.db import Database
 from core.store.models import Job, Portrait
 
 QUEUE_NAME = "narcis"
-RETRIES = 3  # attempts for failures that are not the user's (worker died, out of memory)
-TIMEOUT_S = 900
-HEARTBEAT_S = 30
+log = logging.getLogger("narcis.queue")
 
 
 @dataclass(frozen=True)
@@ -37,46 +40,49 @@ class JobStatus:
 
 
 class JobQueue:
-    def __init__(self, redis_url: str, db: Database, heartbeat_s: int = HEARTBEAT_S) -> None:
-        self.db, self.heartbeat_s = db, heartbeat_s
-        self.redis = Redis.from_url(redis_url)
-        self.saq = Queue.from_url(redis_url, name=QUEUE_NAME)
+    def __init__(self, redis_url: str, db: Database) -> None:
+        self.db = db
+        self.redis = make_redis(redis_url)
+        self.saq = FetchQueue(make_redis(redis_url), name=QUEUE_NAME)
 
     async def close(self) -> None:
-        await self.saq.disconnect()
+        try:
+            await self.saq.disconnect()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            await self.saq.redis.aclose()  # Redis is away: only our side is left to close
         await self.redis.aclose()
 
     async def submit_portrait(self, spec: PortraitSpec) -> str:
-        job_id = uuid.UUID(spec.job_id)
-        async with self.db.session() as session:
-            if await session.get(Job, job_id) is None:
-                await self._charge(session, spec)
-                session.add(
-                    Job(
-                        id=job_id,
-                        spec=spec.model_dump(mode="json"),
-                        session_id=_uuid(spec.session_id),
-                        token_spent=bool(spec.session_id or spec.user_id),
-                    )
-                )
-                session.add(
-                    Portrait(
-                        id=job_id,
-                        idea=spec.idea,
-                        origin=spec.origin,
-                        session_id=_uuid(spec.session_id),
-                        user_id=_uuid(spec.user_id),
-                        seed=spec.seed,
-                        prompt=spec.params.composition.prompt if spec.params else "",
-                    )
-                )
-                new = True
-            else:
-                new = False
-        await self.enqueue(spec.job_id)
+        try:
+            new = await self._record_and_enqueue(spec)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("submit of %s refused: %s", spec.job_id, exc.__class__.__name__)
+            raise QueueBusy(BUSY) from None
         if new:
-            await publish(self.redis, JobEvent(job_id=spec.job_id, type="queued"))
+            await self._say(JobEvent(job_id=spec.job_id, type="queued"))
         return spec.job_id
+
+    async def _record_and_enqueue(self, spec: PortraitSpec) -> bool:
+        """True when this call created the job."""
+        job_id = uuid.UUID(spec.job_id)
+        try:
+            async with self.db.session() as session:
+                status = await session.scalar(select(Job.status).where(Job.id == job_id))
+                if status is None:
+                    await self._charge(session, spec)
+                    session.add_all(_rows(job_id, spec))
+                    await session.flush()  # the id is ours before the queue hears of it
+                if status in (None, "queued"):
+                    await self.enqueue(spec.job_id)  # if Redis refuses, nothing is committed
+        except IntegrityError:
+            if await self._status(job_id) is None:
+                raise
+            return False  # the same id submitted twice at once: the other submit recorded it
+        return status is None
 
     async def _charge(self, session, spec: PortraitSpec) -> None:
         if spec.session_id is None and spec.user_id is None:
@@ -85,23 +91,44 @@ class JobQueue:
             raise CapacityError("no tokens left: each portrait costs one token")
 
     async def enqueue(self, job_id: str) -> None:
-        """Put the job on SAQ; a job already there (same key) is left alone."""
+        """Put the job on SAQ; a job already there (same key) is left alone. Liveness and time
+        limits are the worker's (its lease), so SAQ's own heartbeat and timeout are off."""
         await self.saq.enqueue(
-            "run_portrait",
-            key=job_id,
-            job_id=job_id,
-            retries=RETRIES,
-            timeout=TIMEOUT_S,
-            heartbeat=self.heartbeat_s,
+            "run_portrait", key=job_id, job_id=job_id, retries=1, timeout=0, heartbeat=0
         )
+
+    async def announce(self, job_id: uuid.UUID) -> None:
+        """Publish a finished job's terminal event (the log takes only one per job)."""
+        try:
+            event = await lifecycle.terminal_event(self.db, job_id)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("could not announce %s now; the reaper will", job_id)
+            return
+        if event is not None:
+            await self._say(event)
+
+    async def _say(self, event: JobEvent) -> None:
+        try:
+            await publish(self.redis, event)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("could not publish %s for %s now", event.type, event.job_id)
 
     async def write_prompt(
         self, idea: str, style: str = "none", seed: int = 0, timeout: float = 120
     ) -> dict:
         """Ask a worker to run the prompt agent; its reply, or {"error": reason}."""
-        reply = await self.saq.apply(
-            "write_prompt", idea=idea, style=style, seed=seed, timeout=timeout
-        )
+        try:
+            reply = await self.saq.apply(
+                "write_prompt", idea=idea, style=style, seed=seed, timeout=timeout
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise QueueBusy(BUSY) from None
         if reply is None:
             raise CapacityError("no worker answered in time; try again shortly")
         return reply
@@ -114,36 +141,46 @@ class JobQueue:
             raise UserInputError(f"no job {job_id}")
         return JobStatus(job_id, job.status, job.attempts, job.error, dict(portrait.media))
 
-    async def cancel(self, job_id: str) -> bool:
-        """Stop a queued or running job; its token is refunded. False if it had finished."""
+    async def _status(self, job_id: uuid.UUID) -> str | None:
         async with self.db.session() as session:
-            job = await session.get(Job, _uuid(job_id), with_for_update=True)
-            if job is None or job.status in ("done", "failed", "cancelled"):
-                return False
-            job.status = "cancelled"
-            portrait = await session.get(Portrait, job.id)
-            portrait.status = "cancelled"
-            if job.token_spent:
-                await refund_token(session, job.session_id, portrait.user_id)
-                job.token_spent = False
-        saq_job = await self.saq.job(job_id)
-        if saq_job is not None:
-            await self.saq.abort(saq_job, error="cancelled")
-        await publish(self.redis, JobEvent(job_id=job_id, type="cancelled"))
-        return True
+            return await session.scalar(select(Job.status).where(Job.id == job_id))
+
+    async def cancel(self, job_id: str) -> bool:
+        """Stop a queued or running job; its token is refunded. False if it had finished.
+        A running attempt notices at its next lease renewal and stores nothing; a queued one
+        is skipped by the worker that fetches it."""
+        try:
+            cancelled = await lifecycle.cancel(self.db, _uuid(job_id))
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise QueueBusy(BUSY) from None
+        if cancelled:
+            await self.announce(_uuid(job_id))
+        return cancelled
 
     def events(self, job_id: str, timeout: float | None = None) -> AsyncIterator[JobEvent]:
         return follow(self.redis, job_id, timeout)
 
-    async def recover(self) -> int:
-        """Re-enqueue every unfinished job the database knows (after Redis lost its data)."""
-        async with self.db.session() as session:
-            ids = (
-                await session.scalars(select(Job.id).where(Job.status.in_(("queued", "running"))))
-            ).all()
-        for job_id in ids:
-            await self.enqueue(str(job_id))
-        return len(ids)
+
+def _rows(job_id: uuid.UUID, spec: PortraitSpec) -> list:
+    return [
+        Job(
+            id=job_id,
+            spec=spec.model_dump(mode="json"),
+            session_id=_uuid(spec.session_id),
+            token_spent=bool(spec.session_id or spec.user_id),
+        ),
+        Portrait(
+            id=job_id,
+            idea=spec.idea,
+            origin=spec.origin,
+            session_id=_uuid(spec.session_id),
+            user_id=_uuid(spec.user_id),
+            seed=spec.seed,
+            prompt=spec.params.composition.prompt if spec.params else "",
+        ),
+    ]
 
 
 def _uuid(value: str | uuid.UUID | None) -> uuid.UUID | None:

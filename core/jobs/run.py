@@ -1,9 +1,16 @@
-"""One attempt at one portrait job: start, paint with heartbeats, store, finish or fail.
+"""One attempt at one portrait job: claim, paint under a lease, store, finish or fail.
 
-The outcomes a job can have, and who decides them:
-- done: the outputs are stored under keys derived from the job id (a re-run overwrites);
-- failed because of the user's input (no face): refunded, never retried;
-- failed otherwise: handed back for SAQ to retry, until the retries run out (then refunded);
+The database owns the job's state (core/jobs/lifecycle.py); an attempt only acts while it holds
+the job's lease, which it renews every third of `job_heartbeat_s` from its own task, apart
+from the painting thread. The attempt stops at the next step when:
+- the lease is gone (the job was cancelled, or the reaper gave it to another worker): it stores
+  nothing and says nothing more;
+- the host is being evacuated (SIGUSR1), or it ran past `job_timeout_s`: it hands the job back.
+Outputs go under keys of the attempt (portraits/<job>/<attempt>/...) and count only once the
+transaction that checks the lease token marks the job done; a refused attempt deletes them.
+Outcomes:
+- done; failed because of the user's input (no face): refunded, never retried;
+- failed otherwise: handed back for another attempt, until RETRIES failures (then refunded);
 - handed back on shutdown or evacuation: the next worker starts it again.
 """
 
@@ -14,8 +21,8 @@ import base64
 import io
 import logging
 import threading
+import time
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -24,13 +31,13 @@ from sqlalchemy import select
 
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.diffusion.progress import StepEvent
-from core.errors import Cancelled, UserInputError
-from core.jobs import metrics
-from core.jobs.events import JobEvent, publish
+from core.errors import UserInputError
+from core.jobs import lifecycle, metrics
+from core.jobs.events import EventStream
+from core.jobs.outage import is_transient, shared
 from core.jobs.spec import PortraitSpec
-from core.store.accounts import refund_token
 from core.store.derivatives import make_derivatives, make_thumbhash
-from core.store.models import Job, Portrait, ReferenceFace
+from core.store.models import Job, ReferenceFace
 from core.store.references import digest_of
 
 if TYPE_CHECKING:
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("narcis.worker")
 PREVIEW_MIN_S = 0.1  # at most ten previews a second per job, however fast the steps are
+CLAIM_PAUSES = (0.05, 0.2, 0.5, 1.0)  # a submit enqueues inside its transaction: wait for it
 
 
 class JobRun:
@@ -45,99 +53,192 @@ class JobRun:
 
     def __init__(self, state: WorkerState, saq_job, job_id: str) -> None:
         self.state, self.saq_job, self.job_id = state, saq_job, job_id
-        self.stop = threading.Event()
+        self.id = uuid.UUID(job_id)
+        self.stop = threading.Event()  # the painting thread stops at its next step
+        self.db = shared("the database")
+        self.claim: lifecycle.Claim | None = None
+        self.events: EventStream | None = None
+
+    @property
+    def lease_s(self) -> float:
+        return self.state.settings.job_heartbeat_s
 
     async def run(self) -> dict:
-        spec = await self.start()
-        if spec is None:
-            return {"status": "skipped"}
-        try:
-            result = await self.with_heartbeat(self.make(spec))
-        except (UserInputError, Cancelled) as exc:
-            if isinstance(exc, Cancelled) and await self.status() == "cancelled":
-                metrics.JOBS.labels("cancelled").inc()
-                return {"status": "cancelled"}
-            await self.fail(str(exc), refund=True)
-            return {"status": "failed"}
-        except asyncio.CancelledError:
-            if not self.state.evacuate.is_set():
-                await self.hand_back("the worker is shutting down")
-            raise
-        except Exception as exc:
-            log.exception("job %s failed", self.job_id)
-            if self.saq_job.retryable:
-                await self.hand_back(f"{exc.__class__.__name__}: {exc}")
-            else:
-                await self.fail(
-                    "something went wrong on our side; your token is refunded", refund=True
-                )
-            raise
-        await self.finish(result)
-        return {"status": "done", **result}
-
-    async def start(self) -> PortraitSpec | None:
-        async with self.state.db.session() as session:
-            job = await session.get(Job, uuid.UUID(self.job_id), with_for_update=True)
-            if job is None or job.status in ("done", "failed", "cancelled"):
-                return None  # finished by an earlier attempt, or cancelled while queued
-            job.status, job.worker = "running", self.state.worker_id
-            job.attempts += 1
-            job.started_at = datetime.now(UTC)
-            (await session.get(Portrait, job.id)).status = "running"
-            spec = PortraitSpec.model_validate(job.spec)
-        if self.saq_job.attempts > 1:
+        self.claim = await self.take()
+        if self.claim is None:
+            return {"status": "skipped"}  # not queued: cancelled, finished, or running elsewhere
+        if self.claim.attempt > 1:
             metrics.RETRIES.inc()
-        await self.event("started")
-        log.info("started attempt %d", self.saq_job.attempts)
-        return spec
-
-    async def with_heartbeat(self, work):
-        """Run `work`, touching the SAQ job and watching for cancellation meanwhile."""
-        task = asyncio.ensure_future(work)
-        evacuation = asyncio.ensure_future(self.state.evacuate.wait())
+        self.events = EventStream(self.state.redis, self.job_id, self.claim.attempt)
+        self.events.send("started")
+        log.info("started attempt %d", self.claim.attempt)
+        watch = asyncio.ensure_future(self.watch())
         try:
-            while True:
-                done, _ = await asyncio.wait(
-                    {task, evacuation},
-                    timeout=self.state.queue.heartbeat_s / 3,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if task in done:
-                    return task.result()
-                if evacuation in done:
-                    await self.leave(task)
-                await self.saq_job.update()
-                await self.refresh_queue_depth()
-                if await self.status() == "cancelled":
-                    self.stop.set()
-        except asyncio.CancelledError:
-            self.stop.set()  # the thread stops at its next step
-            await asyncio.wait({task}, timeout=60)
-            raise
+            return {
+                "status": await self.attempt(PortraitSpec.model_validate(self.claim.spec), watch)
+            }
         finally:
-            evacuation.cancel()
+            watch.cancel()
+            await self.events.close()
 
-    async def leave(self, task: asyncio.Future) -> None:
-        """Evacuation: stop painting, put the job back on the queue ourselves (SAQ only
-        re-queues jobs it cancelled itself), and end this attempt."""
+    async def take(self) -> lifecycle.Claim | None:
+        """Claim the job; a row not there yet may belong to a submit still committing."""
+        worker = self.state.worker_id
+        for pause in (*CLAIM_PAUSES, None):
+            claim = await self.db.retrying(
+                lambda: lifecycle.claim(self.state.db, self.id, worker, self.lease_s)
+            )
+            if claim is not None or pause is None or await self.status() is not None:
+                return claim
+            await asyncio.sleep(pause)
+        return None
+
+    async def attempt(self, spec: PortraitSpec, watch: asyncio.Future) -> str:
+        work = asyncio.ensure_future(self.make(spec))
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the worker is shutting down past its grace period
+            await self.halt(work)
+            await self.hand_back("the worker is shutting down", failure=False)
+            raise
+        if not work.done():  # the watch says stop: at the next step
+            await self.halt(work)
+            return await self.stopped(watch.result())
+        try:
+            result = work.result()
+        except UserInputError as exc:
+            return await self.fail(str(exc))
+        except Exception as exc:
+            log.exception("attempt %d failed", self.claim.attempt)
+            return await self.hand_back(f"{exc.__class__.__name__}: {exc}", failure=True)
+        store = asyncio.ensure_future(self.store(result))
+        try:
+            return await asyncio.shield(store)
+        except asyncio.CancelledError:  # shutting down while storing: storing is short, finish it
+            await asyncio.wait({store}, timeout=30)
+            raise
+
+    async def watch(self) -> str:
+        """Renew the lease until the attempt must stop; why it must."""
+        deadline = time.monotonic() + self.state.settings.job_timeout_s
+        while True:
+            try:
+                await asyncio.wait_for(self.state.evacuate.wait(), self.lease_s / 3)
+                return "evacuate"
+            except TimeoutError:
+                pass
+            if time.monotonic() > deadline:
+                return "timeout"
+            held = await self.renew()
+            if held is False:
+                return "cancelled" if await self.status() == "cancelled" else "lost"
+
+    async def renew(self) -> bool | None:
+        """True while the lease is ours, False once it is not, None when the database is away
+        (keep painting: the reaper cannot take the job without the database either)."""
+        try:
+            held = await lifecycle.renew(self.state.db, self.id, self.claim.token, self.lease_s)
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("could not renew the lease")
+                return None
+            self.db.failed(exc)
+            return None
+        self.db.ok()
+        return held
+
+    async def halt(self, work: asyncio.Future) -> None:
+        """Stop the painting at its next step and wait for the thread to let go."""
         self.stop.set()
-        await asyncio.wait({task}, timeout=60)
-        await self.hand_back("the host is being interrupted")
-        await self.saq_job.retry("handed back before a spot interruption")
+        done, _ = await asyncio.wait({work}, timeout=60)
+        if done and not work.cancelled() and work.exception() is not None:
+            log.info("painting stopped: %s", work.exception())
+
+    async def stopped(self, why: str) -> str:
+        if why == "evacuate":
+            return await self.hand_back("the host is being interrupted", failure=False)
+        if why == "timeout":
+            limit = self.state.settings.job_timeout_s
+            return await self.hand_back(f"took longer than {limit} s", failure=True)
+        log.warning("attempt %d stopped: the job was %s", self.claim.attempt, why)
+        metrics.JOBS.labels(why).inc()
+        return why
+
+    async def store(self, made: tuple) -> str:
+        """Store the outputs and mark the job done, only while this attempt holds it."""
+        result, likeness = made
+        await self.events.close()  # every step is out before the outcome
+        attempt = self.claim.attempt
+        if await self.renew() is False:
+            log.warning("attempt %d lost the job before storing; nothing stored", attempt)
+            return "lost"
+        prefix = f"portraits/{self.job_id}/{attempt}"
+        log.info("storing outputs of attempt %d", attempt)
+        outputs = await self.outputs(result, prefix) | {"likeness": likeness}
+        done = await self.db.retrying(
+            lambda: lifecycle.finish(self.state.db, self.id, self.claim.token, outputs)
+        )
+        if not done:
+            await self.state.media.delete(prefix)
+            log.warning("attempt %d lost the job while storing; its outputs are deleted", attempt)
+            return "lost"
+        metrics.JOBS.labels("done").inc()
+        log.info(
+            "stored outputs of attempt %d; done in %.1f s",
+            attempt,
+            sum(result.seconds.values()),
+        )
+        await self.state.queue.announce(self.id)
+        return "done"
+
+    async def fail(self, reason: str) -> str:
+        failed = await self.db.retrying(
+            lambda: lifecycle.fail(self.state.db, self.id, self.claim.token, reason)
+        )
+        if not failed:
+            return "lost"
+        metrics.JOBS.labels("failed").inc()
+        log.info("failed: %s", reason)
+        await self.state.queue.announce(self.id)
+        return "failed"
+
+    async def hand_back(self, why: str, failure: bool) -> str:
+        """Give the job back: to the queue while retries last (this attempt then ends as SAQ
+        expects of a job it should not finish: by CancelledError), else fail and refund."""
+        outcome = await self.db.retrying(
+            lambda: lifecycle.release(
+                self.state.db, self.id, why, token=self.claim.token, failure=failure
+            )
+        )
+        if outcome == "failed":
+            metrics.JOBS.labels("failed").inc()
+            log.warning("gave up after %d failed attempts: %s", lifecycle.RETRIES, why)
+            await self.state.queue.announce(self.id)
+            return "failed"
+        if outcome is None:
+            return "lost"
+        metrics.RETRIES.inc()
+        log.warning("handed back to the queue: %s", why)
+        try:
+            await self.saq_job.retry(why)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("could not re-queue on SAQ (%s); the reaper will", exc)
         raise asyncio.CancelledError
 
-    async def make(self, spec: PortraitSpec) -> dict:
+    async def make(self, spec: PortraitSpec):
         params = await asyncio.to_thread(self.params_for, spec)
         references = [await self.reference(key, i) for i, key in enumerate(spec.references)]
         base = None if spec.base is None else await self.image(spec.base)
-        loop = asyncio.get_running_loop()
 
         def on_step(step: StepEvent) -> None:
-            asyncio.run_coroutine_threadsafe(
-                self.event("step", stage=step.stage, step=step.step, total=step.total), loop
-            )
+            self.events.send_threadsafe("step", stage=step.stage, step=step.step, total=step.total)
             if step.preview is not None:
-                asyncio.run_coroutine_threadsafe(self.preview(step), loop)
+                data = base64.b64encode(step.preview).decode("ascii")
+                self.events.send_threadsafe(
+                    "preview", stage=step.stage, step=step.step, total=step.total, preview=data
+                )
 
         def paint():
             pipeline = self.state.pipeline
@@ -157,7 +258,7 @@ class JobRun:
         for stage, seconds in result.seconds.items():
             metrics.STAGE_SECONDS.labels(stage).observe(seconds)
         self.record_gpu_memory()
-        return await self.store_outputs(result) | {"likeness": likeness.to_dict()}
+        return result, likeness.to_dict()
 
     def params_for(self, spec: PortraitSpec) -> PortraitParams:
         if spec.params is not None:
@@ -220,10 +321,10 @@ class JobRun:
             row.analysis = {"face": record, "found": choice.found}
         return reference_from_face(name, image, choice, size)
 
-    async def store_outputs(self, result) -> dict:
+    async def outputs(self, result, prefix: str) -> dict:
         from core.diffusion.pngmeta import png_bytes
 
-        media, prefix = self.state.media, f"portraits/{self.job_id}"
+        media = self.state.media
         keys = {"final": f"{prefix}/final.png"}
         await media.put(keys["final"], png_bytes(result.final, result.params), "image/png")
         derivatives = await asyncio.to_thread(make_derivatives, result.final)
@@ -239,63 +340,14 @@ class JobRun:
             "seconds": result.seconds,
         }
 
-    async def finish(self, result: dict) -> None:
-        async with self.state.db.session() as session:
-            job = await session.get(Job, uuid.UUID(self.job_id))
-            job.status, job.error = "done", None
-            job.finished_at = datetime.now(UTC)
-            job.timings = result["seconds"]
-            portrait = await session.get(Portrait, job.id)
-            portrait.status, portrait.media = "done", result["keys"]
-            portrait.width, portrait.height = result["size"]
-            portrait.thumbhash, portrait.parameters = result["thumbhash"], result["params"]
-            portrait.prompt = result["params"]["composition"]["prompt"]
-            portrait.seed = result["params"]["composition"]["seed"]
-            likeness = result["likeness"]
-            portrait.likeness, portrait.likeness_analyzer = likeness["score"], likeness["analyzer"]
-            portrait.prompt_score = likeness["prompt_score"]
-        metrics.JOBS.labels("done").inc()
-        await self.event("done", result=result["keys"])
-        log.info("done in %.1f s", result["seconds"].get("total", 0.0))
-
-    async def fail(self, reason: str, refund: bool) -> None:
-        async with self.state.db.session() as session:
-            job = await session.get(Job, uuid.UUID(self.job_id), with_for_update=True)
-            job.status, job.error = "failed", reason
-            job.finished_at = datetime.now(UTC)
-            portrait = await session.get(Portrait, job.id)
-            portrait.status = "failed"
-            if refund and job.token_spent:
-                await refund_token(session, job.session_id, portrait.user_id)
-                job.token_spent = False
-        metrics.JOBS.labels("failed").inc()
-        await self.event("failed", reason=reason)
-        log.info("failed: %s", reason)
-
-    async def hand_back(self, why: str) -> None:
-        async with self.state.db.session() as session:
-            job = await session.get(Job, uuid.UUID(self.job_id))
-            if job.status == "running":
-                job.status, job.error = "queued", why
-                (await session.get(Portrait, job.id)).status = "queued"
-        metrics.RETRIES.inc()
-        log.warning("handed back to the queue: %s", why)
-
     async def status(self) -> str | None:
-        async with self.state.db.session() as session:
-            return await session.scalar(select(Job.status).where(Job.id == uuid.UUID(self.job_id)))
-
-    async def preview(self, step: StepEvent) -> None:
-        data = base64.b64encode(step.preview).decode("ascii")
-        await self.event(
-            "preview", stage=step.stage, step=step.step, total=step.total, preview=data
-        )
-
-    async def event(self, kind: str, **fields) -> None:
-        await publish(self.state.redis, JobEvent(job_id=self.job_id, type=kind, **fields))
-
-    async def refresh_queue_depth(self) -> None:
-        metrics.QUEUE_DEPTH.set(await self.state.queue.saq.count("queued"))
+        try:
+            async with self.state.db.session() as session:
+                return await session.scalar(select(Job.status).where(Job.id == self.id))
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            return None
 
     @staticmethod
     def record_gpu_memory() -> None:

@@ -1,12 +1,16 @@
 """`narcis worker`: loads the models once, then runs portrait jobs one at a time.
 
-A job's life: queued → running (heartbeats while the GPU works) → done, failed or cancelled.
+A job's life (core/jobs/lifecycle.py owns it): queued → running (under a lease the attempt
+renews while the GPU works) → done, failed or cancelled.
 - A user's mistake (no face in a photo) fails the job at once, refunds its token, no retry.
-- Any other failure is retried by SAQ (up to RETRIES attempts), possibly on another worker.
-- A worker killed mid-job stops heartbeating; SAQ's sweep hands the job to another worker.
-- SIGTERM: no new jobs; the current one may finish within `worker_grace_s`, else it stops at
-  the next step and goes back to the queue.
-Outputs go to keys derived from the job id, so a re-run overwrites and never duplicates.
+- Any other failure hands the job back for another attempt, up to RETRIES failures.
+- A worker killed mid-job stops renewing; the reaper (a loop in every worker) hands the job to
+  another worker once the lease expires, and rebuilds SAQ's queue from the database if Redis
+  lost it. SAQ's own heartbeat, timeout and sweep are not used: they cannot tell a dead
+  worker from a busy one.
+- SIGTERM: no new jobs (not even one fetched in that moment); the current one may finish
+  within `worker_grace_s`, else it stops at the next step and goes back to the queue.
+- Redis or the database away: every loop backs off and logs once per outage.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from saq import CronJob, Worker
 from core.config import Settings
 from core.errors import UserInputError
 from core.jobs import metrics
+from core.jobs.outage import is_transient, shared
 from core.jobs.queue import JobQueue
+from core.jobs.reaper import Reaper
 from core.jobs.run import JobRun
 from core.logs import current_job
 from core.store.db import Database
@@ -34,7 +40,7 @@ from core.store.media import MediaStore
 from core.store.retention import purge_references
 
 log = logging.getLogger("narcis.worker")
-SWEEP_S = 5
+FETCH_WAIT_S = 1.0  # a fetch blocks at most this long, so a draining worker stops fetching
 
 
 @dataclass
@@ -96,6 +102,35 @@ class WorkerState:
         return make_agent(self.settings)
 
 
+class SpineWorker(Worker):
+    """SAQ's worker with our upkeep: cron scheduling, worker info and the reaper, each backing
+    off quietly while Redis or the database is away (SAQ's own sweep and abort are left out)."""
+
+    def __init__(self, *args, reaper: Reaper, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reaper = reaper
+        self.outage = shared("redis")
+
+    async def upkeep(self) -> list[asyncio.Task]:
+        return [
+            asyncio.create_task(self._every(self.schedule, self.timers["schedule"])),
+            asyncio.create_task(self._every(self.worker_info, self.timers["worker_info"])),
+            asyncio.create_task(self.reaper.run(self.event.is_set)),
+        ]
+
+    async def _every(self, work, seconds: float) -> None:
+        while not self.event.is_set():
+            try:
+                await work()
+                self.outage.ok()
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("upkeep failed")
+                await asyncio.sleep(self.outage.failed(exc) if is_transient(exc) else seconds)
+                continue
+            await asyncio.sleep(seconds)
+
+
 def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
     async def startup(ctx: dict) -> None:
         ctx["state"] = state
@@ -103,20 +138,26 @@ def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
         loop.add_signal_handler(signal.SIGUSR1, lambda: evacuate(state, worker))
         await asyncio.to_thread(lambda: state.pipeline)  # load models before taking a job
         metrics.serve_metrics(state.settings.metrics_port)
-        recovered = await state.queue.recover()
-        log.info("worker %s ready (%d unfinished jobs re-queued)", state.worker_id, recovered)
+        log.info("worker %s ready", state.worker_id)
 
-    worker = Worker(
+    settings = state.settings
+    reaper = Reaper(
+        state.queue, settings.job_heartbeat_s, settings.reaper_interval_s, state.worker_id
+    )
+    worker = SpineWorker(
         state.queue.saq,
         functions=[("run_portrait", run_portrait), ("write_prompt", write_prompt)],
         cron_jobs=[CronJob(purge_old_references, cron="17 3 * * *", unique=True)],
         concurrency=concurrency,
         startup=startup,
-        shutdown_grace_period_s=state.settings.worker_grace_s,
+        shutdown_grace_period_s=settings.worker_grace_s,
         cancellation_hard_deadline_s=30.0,
-        timers={"sweep": SWEEP_S, "abort": 1, "stats": 10, "schedule": 1},
+        timers={"schedule": 1, "worker_info": 10},
+        dequeue_timeout=FETCH_WAIT_S,
         id=state.worker_id,
+        reaper=reaper,
     )
+    state.queue.saq.draining = lambda: worker.event.is_set()
     return worker
 
 
@@ -163,7 +204,7 @@ def run_worker(settings: Settings, concurrency: int = 1) -> None:
 
     configure_json_logging()
     db = make_database(settings)
-    queue = JobQueue(settings.redis_url, db, settings.job_heartbeat_s)
+    queue = JobQueue(settings.redis_url, db)
     state = WorkerState(settings, db, make_media(settings), queue)
     worker = make_worker(state, concurrency)
     started = time.monotonic()

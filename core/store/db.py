@@ -39,7 +39,16 @@ class Database:
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    # Pre-ping drops connections a server restart killed; the timeouts make a stopped server an
+    # error within seconds (which callers retry) instead of a hang that stalls the worker.
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_timeout": 10,
+        "pool_recycle": 1800,
+        "connect_args": {"timeout": 5, "command_timeout": 30},
+    }
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -77,12 +77,19 @@ class Portrait(UUIDv7AuditBase):
 
 
 class Job(UUIDv7AuditBase):
+    """A job's state, owned by core/jobs/lifecycle.py: every change is one transaction there."""
+
     __tablename__ = "job"
 
     kind: Mapped[str] = mapped_column(String(32), default="portrait")
     spec: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # the number of the latest attempt
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # attempts that died or raised
+    # The running attempt's lease: only the holder of the token may store outputs, and a lease
+    # not renewed by its expiry is taken to belong to a dead worker.
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(120))
     timings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)

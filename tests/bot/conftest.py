@@ -36,7 +36,7 @@ def make_bot(stack, redis_url: str):
         discord_operator_role_id=OPERATOR_ROLE_ID,
     )
     db = Database(stack.database_url)
-    services = BotServices(settings, db, stack.media, JobQueue(redis_url, db, 3))
+    services = BotServices(settings, db, stack.media, JobQueue(redis_url, db))
     client = NarcisBot(services)
 
     async def add_cogs() -> None:

@@ -17,9 +17,9 @@ from litestar.response import Redirect, Response, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 from sqlalchemy import update
 
-from core.errors import CapacityError, UserInputError
+from core.errors import CapacityError, QueueBusy, UserInputError
 from core.jobs.events import TERMINAL
-from core.jobs.spec import PortraitSpec
+from core.jobs.spec import PortraitSpec, new_job_id
 from core.photos import MAX_BYTES
 from core.prompt.hygiene import clean_idea
 from core.prompt.styles import STYLES
@@ -42,6 +42,7 @@ class MakeForm:
     restyle: bool = False
     share: bool = False  # "share on the wall": the owner's consent, never for a restyle
     photos: list[UploadFile] = field(default_factory=list)
+    job_id: str = ""  # kept across a retry after "busy", so the retry cannot pay twice
 
 
 @get("/make", name="make")
@@ -59,19 +60,30 @@ async def make_submit(
     services: Services,
     data: Annotated[MakeForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response:
+    job_id = _kept_id(data.job_id)
     try:
-        spec = await _checked_spec(request, services, data)
-        job_id = await services.queue.submit_portrait(spec)
-    except CapacityError as exc:
-        return await _form_error(request, services, data, str(exc), 402)
+        spec = await _checked_spec(request, services, data, job_id)
+        await services.queue.submit_portrait(spec)
     except UserInputError as exc:
         return await _form_error(request, services, data, str(exc), 400)
+    except CapacityError as exc:
+        status = 503 if isinstance(exc, QueueBusy) else 402
+        return await _form_error(request, services, data, str(exc), status, job_id)
     if data.share and not data.restyle:
         await _share(services, job_id)
     return Redirect(f"/jobs/{job_id}", status_code=303)
 
 
-async def _checked_spec(request: Request, services: Services, data: MakeForm) -> PortraitSpec:
+def _kept_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return new_job_id()
+
+
+async def _checked_spec(
+    request: Request, services: Services, data: MakeForm, job_id: str
+) -> PortraitSpec:
     """Everything is checked before anything is stored or queued."""
     photos = [p for p in data.photos if p.filename]
     if not 1 <= len(photos) <= MAX_PHOTOS:
@@ -89,6 +101,7 @@ async def _checked_spec(request: Request, services: Services, data: MakeForm) ->
     keys = [await store_clean_reference(services.db, services.media, p, guest) for p in cleaned]
     who = visitor(request)
     return PortraitSpec(
+        job_id=job_id,
         references=keys,
         idea=idea,
         style=data.style,
@@ -108,7 +121,12 @@ async def _share(services: Services, job_id: str) -> None:
 
 
 async def _form_error(
-    request: Request, services: Services, data: MakeForm, message: str, status: int
+    request: Request,
+    services: Services,
+    data: MakeForm,
+    message: str,
+    status: int,
+    job_id: str | None = None,
 ) -> Response:
     body = render(
         request,
@@ -118,6 +136,7 @@ async def _form_error(
         error=message,
         idea=data.idea,
         style=data.style,
+        job_id=job_id,
     )
     return Response(body, status_code=status, media_type="text/html; charset=utf-8")
 

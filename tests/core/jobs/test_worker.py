@@ -72,7 +72,7 @@ def test_submit_to_done_with_media_derivatives_thumbhash_and_ordered_events(stac
         "320.webp",
         "final.png",
     ]
-    assert events[-1].result["final"] == f"portraits/{job_id}/final.png"
+    assert events[-1].result["final"] == f"portraits/{job_id}/1/final.png"
     count, job, portrait = stack.run(rows(stack, job_id))
     assert count == 1 and portrait.thumbhash and (portrait.width, portrait.height) == (512, 512)
     assert portrait.parameters["identity"]["steps"] == 3 and job.timings["identity"] > 0

@@ -1,7 +1,7 @@
 """site: reference photos belong to their uploader; portraits carry the owner's wall consent
 
 Revision ID: 0003_site
-Revises: 0001
+Revises: 0002
 
 Reference photos were deduplicated by content hash across everyone, so one visitor's erase
 deleted a file under another visitor's job. Each uploader now has their own copy (unique by
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_site"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

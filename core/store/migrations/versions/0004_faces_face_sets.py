@@ -1,7 +1,7 @@
 """face sets: operators' named sets of reference photos (the bot's /faces)
 
 Revision ID: 0004_faces
-Revises: 0001
+Revises: 0003_site
 """
 
 import advanced_alchemy.types

@@ -1,7 +1,7 @@
 """likeness scores on portraits
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004_faces
 Create Date: 2026-12-01 19:40:00
 
 Chained to the latest revision on this branch (0001); re-chain onto the newest when merging.
