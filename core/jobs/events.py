@@ -70,6 +70,11 @@ def _channel(job_id: str) -> str:
     return f"narcis:events-live:{job_id}"
 
 
+def event_keys(job_id: str) -> tuple[str, str]:
+    """The Redis keys a job's events are kept under (for erasing a person's data)."""
+    return _log(job_id), _state(job_id)
+
+
 async def publish(redis: Redis, event: JobEvent) -> JobEvent | None:
     """Append to the job's log and broadcast; the stamped event, or None when refused."""
     stamped = event.model_copy(update={"at": event.at or time.time()})
