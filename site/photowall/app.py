@@ -19,7 +19,8 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 from core.config import Settings, load_settings
-from core.errors import CapacityError, UserInputError
+from core.errors import CapacityError, QueueBusy, UserInputError
+from core.jobs.outage import BUSY, is_transient
 from photowall.checks import PhotoChecker
 from photowall.news import WallNews
 from photowall.render import render
@@ -121,6 +122,8 @@ def _csrf_tokens(engine: JinjaTemplateEngine) -> None:
 
 
 def _user_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, QueueBusy):
+        return _page(request, 503, str(exc))
     status = 402 if isinstance(exc, CapacityError) else 400
     return _page(request, status, str(exc))
 
@@ -139,7 +142,11 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def _server_error(request: Request, exc: Exception) -> Response:
-    """A bug or an outage: logged with its traceback, answered with our own page."""
+    """An outage (Redis or the database away: "busy, try again", one line in the log) or a
+    bug (logged with its traceback); either way our own page."""
+    if is_transient(exc):
+        log.warning("%s %s: a service is not answering (%s)", request.method, request.url.path, exc)
+        return _page(request, 503, BUSY.capitalize() + ".")
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return _page(request, 500, "Something went wrong on our side; please try again.")
 

@@ -17,6 +17,8 @@ from http.cookies import CookieError, SimpleCookie
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 
+from core.jobs.outage import is_transient
+
 COOKIE = "narcis_session"
 TTL_S = 7 * 24 * 3600
 _PREFIX = "narcis:session:"
@@ -145,8 +147,14 @@ class SessionMiddleware:
 
         async def send_with_session(message: Message) -> None:
             if message["type"] == "http.response.start":
-                await self.sessions.save(visit)
-                if visit.cookie is not None:
+                try:
+                    await self.sessions.save(visit)
+                    saved = True
+                except Exception as exc:  # Redis away: the page (a 503) still goes out
+                    if not is_transient(exc):
+                        raise
+                    saved = False
+                if saved and visit.cookie is not None:
                     headers = list(message.get("headers", []))
                     headers.append((b"set-cookie", self.sessions.set_cookie(visit)))
                     message = {**message, "headers": headers}

@@ -32,6 +32,7 @@ EXPECTED = {
     "NARCIS_LLM_BASE_URL": "http://10.0.0.20:8080/v1",
     "NARCIS_LLM_API_KEY": "llm-secret",
     "NARCIS_DISCORD_TOKEN": "discord-token",
+    "NARCIS_DISCORD_OPERATOR_ROLE_ID": "123456789012345678",
     "NARCIS_WORKBENCH_PASSWORD": "bench-secret",
 }
 

@@ -3,7 +3,7 @@ arrive over server-sent events before the finished picture replaces them."""
 
 import pytest
 
-from tests.site.test_browser import browser_page, server, shot  # noqa: F401  (fixtures)
+from tests.site.test_browser import browser_page, shot  # noqa: F401  (fixtures)
 
 RECORD = """
 window.__previews = [];
@@ -19,7 +19,7 @@ new MutationObserver(() => {
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_job_page_shows_previews_forming_before_the_final_image(
     stack,
-    server,  # noqa: F811
+    server,
     browser_page,  # noqa: F811
     astronaut,
     tmp_path,
