@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import CapacityError, QueueBusy, UserInputError
 from core.jobs import lifecycle
-from core.jobs.events import JobEvent, follow, publish
+from core.jobs.events import JobEvent, event_keys, follow, publish
 from core.jobs.fetch import FetchQueue
 from core.jobs.outage import BUSY, is_transient, make_redis
 from core.jobs.spec import PortraitSpec
@@ -161,6 +161,22 @@ class JobQueue:
 
     def events(self, job_id: str, timeout: float | None = None) -> AsyncIterator[JobEvent]:
         return follow(self.redis, job_id, timeout)
+
+    async def forget(self, job_ids: list[str]) -> None:
+        """Every trace of these (ended) jobs in Redis: their event logs and SAQ's records,
+        also where SAQ lists them (for erasing a person's data)."""
+        saq = self.saq
+        records = [saq.job_id(j) for j in job_ids]  # "saq:job:<queue>:<key>"
+        if not records:
+            return
+        async with saq.redis.pipeline(transaction=True) as pipe:
+            for record in records:
+                pipe.lrem(saq.namespace("queued"), 0, record)
+                pipe.lrem(saq.namespace("active"), 0, record)
+                pipe.zrem(saq.namespace("incomplete"), record)
+                pipe.zrem(saq.namespace("schedule"), record)
+            pipe.delete(*records, *(k for j in job_ids for k in event_keys(j)))
+            await pipe.execute()
 
 
 def _rows(job_id: uuid.UUID, spec: PortraitSpec) -> list:

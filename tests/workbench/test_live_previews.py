@@ -29,5 +29,13 @@ def test_stage_one_and_two_stream_previews_before_their_result(
     # Previews at steps 2, 4, 6, 8 at latent resolution (8²), then the 64² base itself.
     assert sizes == [(8, 8)] * 4 + [(64, 64)], sizes
     assert len({Image.open(out[0]).tobytes() for out in first[:4]}) >= 3  # it changes
-    second = outputs(client, text=PARAMS.model_dump_json(), painted=None, api_name="/stage2")
+    second = outputs(
+        client,
+        text=PARAMS.model_dump_json(),
+        painted=None,
+        power=1.0,
+        flip=False,
+        uploaded=None,
+        api_name="/stage2",
+    )
     assert [Image.open(out[0]).size for out in second] == [(8, 8)] * 4 + [(64, 64)]

@@ -24,7 +24,8 @@ def test_two_by_two_sweep_cells_carry_scores(portrait_pipeline, astronaut, tmp_p
         ("identity.mask_core", parse_values("0.3, 0.6")),
         ("identity.seed", parse_values("0, 1")),
     ]
-    sheet, cells = bench_app.sweep(bench, PARAMS, axes)
+    result = bench_app.sweep(bench, PARAMS, axes)
+    ((sheet, _),), cells = result.grids, result.cells
     labels = [label for _, label in cells]
     print("\n" + "\n".join(labels))
     assert len(labels) == 4 and all(" · likeness " in label for label in labels)

@@ -33,8 +33,10 @@ async def image(
         raise NotFoundException()
     pid = portrait.id
     width, ext = match["width"], match["ext"]
-    key = f"portraits/{pid}/{width}.{ext}" if width else f"portraits/{pid}/final.png"
-    try:
+    key = (portrait.media or {}).get(f"{width}.{ext}" if width else "final")
+    if key is None or (not width and ext != "png"):
+        raise NotFoundException()
+    try:  # the keys the finishing attempt stored (portraits/<id>/<attempt>/…)
         data = await services.media.get(key)
     except MediaNotFound:
         raise NotFoundException() from None

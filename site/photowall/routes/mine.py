@@ -7,7 +7,6 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from sqlalchemy import or_, select
 
-from core.jobs.events import event_keys
 from core.store.models import Job, Portrait
 from core.store.retention import erase_person
 from photowall.portraits import parse_id
@@ -82,9 +81,7 @@ async def erase_mine(request: Request, services: Services) -> Redirect:
 
 async def _forget(services: Services, job_ids: list[str]) -> None:
     """Nothing of theirs stays in Redis: job event logs, queue records, cached wall pages."""
-    keys = [k for j in job_ids for k in (*event_keys(j), f"saq:job:narcis:{j}")]
-    if keys:
-        await services.redis.delete(*keys)
+    await services.queue.forget(job_ids)
     wall = Wall(services.db, services.redis)
     await wall.forget_pages()
     await wall.bump(announce=False)
