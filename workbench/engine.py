@@ -27,6 +27,7 @@ from core.diffusion.portrait import PortraitPipeline, PortraitResult
 from core.diffusion.progress import OnStep, ShouldStop, never
 from core.diffusion.references import Reference, find_face, reference_from_face
 from core.errors import NoFaceError, UserInputError
+from core.modelkit.layout import ModelLayout
 from core.photos import read_photo
 from workbench.maps import BOX_COLOUR, MapEdit, overlay
 from workbench.sweep import Axis, Cell, expand, grid, touches_stage_one, unet_steps
@@ -237,22 +238,14 @@ class Workbench:
 
     @cached_property
     def previewer(self):
-        """Live previews: a tiny VAE from the models folder, or the linear approximation."""
-        from core.diffusion.preview import Previewer
-        from core.modelkit.layout import ModelLayout
-
-        c = self.pipeline.composition.components
-        return Previewer.load(ModelLayout(self.settings.models_path).taesdxl, c.device, c.dtype)
+        return self.pipeline.previewer(ModelLayout(self.settings.models_path))
 
     @cached_property
     def likeness(self):
         import torch
 
-        from core.diffusion.likeness import LikenessMeter
-        from core.modelkit.layout import ModelLayout
-
-        clip = ModelLayout(self.settings.models_path).clip
-        return LikenessMeter.load(self.pipeline.analyzer, clip, torch.device("cpu"))
+        layout = ModelLayout(self.settings.models_path)
+        return self.pipeline.likeness_meter(layout, torch.device("cpu"))
 
     # 7. Reproduce
     @staticmethod

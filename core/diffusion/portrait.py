@@ -18,9 +18,11 @@ from core.diffusion.crop import crop, face_crop_box, paste_back
 from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
 from core.diffusion.faces.analysis import face_from_box
 from core.diffusion.identity import IdentityRequest, IdentityStage
+from core.diffusion.likeness import LikenessMeter
 from core.diffusion.masks import face_change_map
 from core.diffusion.params import PortraitParams
 from core.diffusion.photomaker import load_photomaker
+from core.diffusion.preview import Previewer, in_base
 from core.diffusion.progress import OnStep, ShouldStop, never
 from core.diffusion.references import Reference, class_word, prepare_reference
 from core.errors import ModelError, NoFaceError
@@ -89,6 +91,18 @@ class PortraitPipeline:
         components.unet.to(memory_format=torch.channels_last)
         if compile_unet:
             components.unet = torch.compile(components.unet, fullgraph=True, dynamic=False)
+
+    def previewer(self, layout: ModelLayout) -> Previewer:
+        """Live previews: the tiny VAE in the models folder, or the linear approximation."""
+        c = self.composition.components
+        return Previewer.load(layout.taesdxl, c.device, c.dtype)
+
+    def likeness_meter(
+        self, layout: ModelLayout, device: torch.device | None = None
+    ) -> LikenessMeter:
+        """Scores portraits with this pipeline's face analyser, and CLIP where it is present."""
+        device = device or self.composition.components.device
+        return LikenessMeter.load(self.analyzer, layout.clip, device)
 
     def tier(self, params: PortraitParams) -> contextlib.AbstractContextManager:
         """The fast tier's LoRA is switched on for fast-tier portraits only."""
@@ -184,8 +198,9 @@ class PortraitPipeline:
             negative_prompt=params.composition.negative_prompt,
             class_word=p.class_word or class_word(references),
         )
+        stage_two_step = in_base(on_step, base, box, change)
         with self.tier(params):
-            refined = self.identity(request, on_step=on_step, should_stop=should_stop)
+            refined = self.identity(request, on_step=stage_two_step, should_stop=should_stop)
         # 4. Paste back
         final = paste_back(base, refined.image, change, box)
         return PortraitResult(

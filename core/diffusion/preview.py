@@ -1,5 +1,9 @@
 """Live previews: the current prediction of the clean image, small and cheap, every few steps.
 
+Stage 2 paints a close-up crop of the face; its previews are pasted into a small copy of the
+base where the crop sits (by the change map, as the finished crop will be), so that a viewer
+sees the face being repainted in place rather than a close-up that jumps in and out.
+
 No full-size VAE decode: SDXL's latents map to RGB almost linearly, so a 4×3 matrix and a bias
 give a recognisable picture at latent resolution (1/8 of the side). When the models folder
 holds a tiny VAE (TAESD for SDXL, diffusers layout in `taesdxl/`), it decodes instead: sharper,
@@ -15,10 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
+from core.diffusion.crop import CropBox, paste_back
 from core.diffusion.progress import OnStep, StepEvent
+
+Place = Callable[[Image.Image], Image.Image]  # a preview → the picture it belongs in
 
 # SDXL latent → RGB in [-1, 1]: rows are the 4 latent channels, columns R, G, B. These are the
 # factors ComfyUI publishes for SDXL (comfy/latent_formats.py), a least-squares fit of decoded
@@ -55,7 +63,7 @@ class Previewer:
         return "taesd" if self.tiny_vae is not None else "linear"
 
     @torch.no_grad()
-    def render(self, clean: torch.Tensor) -> bytes:
+    def render(self, clean: torch.Tensor, place: Place | None = None) -> bytes:
         started = time.perf_counter()
         pixels = self.rgb(clean[:1])
         side = max(pixels.shape[-2:])
@@ -65,7 +73,8 @@ class Previewer:
                 pixels, scale_factor=scale, mode="bilinear", antialias=True
             )
         small = ((pixels[0].clamp(-1, 1) + 1) * 127.5).round().to("cpu", torch.uint8)
-        data = webp(Image.fromarray(small.permute(1, 2, 0).numpy()))
+        image = Image.fromarray(small.permute(1, 2, 0).numpy())
+        data = webp(place(image) if place is not None else image)
         self.count += 1
         self.seconds += time.perf_counter() - started
         return data
@@ -120,10 +129,65 @@ class PreviewingListener:
     def __call__(self, event: StepEvent) -> None:
         self.on_step(event)
 
-    def preview(self, event: StepEvent, clean: Callable[[], torch.Tensor]) -> StepEvent:
+    def preview(
+        self, event: StepEvent, clean: Callable[[], torch.Tensor], place: Place | None = None
+    ) -> StepEvent:
         started = time.perf_counter()
-        data = self.previewer.render(clean())
+        data = self.previewer.render(clean(), place)
         self.previews += 1
         self.seconds += time.perf_counter() - started
         self.last = time.monotonic()
         return StepEvent(event.stage, event.step, event.total, data)
+
+
+@dataclass(frozen=True)
+class InBase:
+    """Pastes a stage-2 preview into a small copy of the base, where the crop sits."""
+
+    base: Image.Image  # at preview size
+    box: CropBox  # in the small base's pixels
+    mask: np.ndarray  # the change map, box-sized
+
+    @classmethod
+    def of(cls, base: Image.Image, box: CropBox, change: np.ndarray, max_side: int) -> InBase:
+        scale = min(1.0, max_side / max(base.size))
+        small = base.convert("RGB").resize(
+            (max(1, round(base.width * scale)), max(1, round(base.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
+        side = max(1, min(round(box.side * scale), small.width, small.height))
+        left = min(round(box.left * scale), small.width - side)
+        top = min(round(box.top * scale), small.height - side)
+        mask = Image.fromarray(change.astype(np.float32)).resize(
+            (side, side), Image.Resampling.BILINEAR
+        )
+        return cls(small, CropBox(left, top, side, side), np.asarray(mask))
+
+    def __call__(self, preview: Image.Image) -> Image.Image:
+        return paste_back(self.base, preview.convert("RGB"), self.mask, self.box)
+
+
+@dataclass
+class PreviewsInBase:
+    """Stage 2's listener: the same listener (its counters, its throttle), previews in place."""
+
+    listener: PreviewingListener
+    place: InBase
+
+    def __call__(self, event: StepEvent) -> None:
+        self.listener(event)
+
+    def wants_preview(self, step: int, total: int) -> bool:
+        return self.listener.wants_preview(step, total)
+
+    def preview(self, event: StepEvent, clean: Callable[[], torch.Tensor]) -> StepEvent:
+        return self.listener.preview(event, clean, self.place)
+
+
+def in_base(
+    on_step: OnStep | None, base: Image.Image, box: CropBox, change: np.ndarray
+) -> OnStep | None:
+    """`on_step` for stage 2: previews pasted into the base when it takes previews at all."""
+    if not isinstance(on_step, PreviewingListener):
+        return on_step
+    return PreviewsInBase(on_step, InBase.of(base, box, change, on_step.previewer.max_side))

@@ -78,22 +78,16 @@ class WorkerState:
 
     @cached_property
     def previewer(self):
-        """Live previews: a tiny VAE from the models folder, or the linear approximation."""
-        from core.diffusion.preview import Previewer
         from core.modelkit.layout import ModelLayout
 
-        c = self.pipeline.composition.components
-        return Previewer.load(ModelLayout(self.settings.models_path).taesdxl, c.device, c.dtype)
+        return self.pipeline.previewer(ModelLayout(self.settings.models_path))
 
     @cached_property
     def likeness(self):
         """Scores every finished portrait: the pipeline's face analyser, CLIP if present."""
-        from core.diffusion.likeness import LikenessMeter
         from core.modelkit.layout import ModelLayout
 
-        clip = ModelLayout(self.settings.models_path).clip
-        device = self.pipeline.composition.components.device
-        return LikenessMeter.load(self.pipeline.analyzer, clip, device)
+        return self.pipeline.likeness_meter(ModelLayout(self.settings.models_path))
 
     @cached_property
     def agent(self):

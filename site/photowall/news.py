@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
+from core.jobs.outage import is_transient, shared
 from core.store.wall import NEW_CHANNEL
 
 log = logging.getLogger("photowall.news")
 KEEP_ALIVE_S = 30.0  # under the usual 60 s idle timeout of load balancers
+POLL_S = 5.0  # a bounded read: it overrides the client's socket timeout
 
 
 class WallNews:
@@ -31,18 +33,23 @@ class WallNews:
             self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def _listen(self) -> None:
+        outage = shared("redis")
         while True:
             try:
-                async with self.redis.pubsub() as pubsub:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(NEW_CHANNEL)
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
+                    outage.ok()
+                    while True:
+                        # A bounded wait, never `listen()`: that read under the client's socket
+                        # timeout, and every 10 quiet seconds the subscription broke.
+                        if await pubsub.get_message(timeout=POLL_S) is not None:
                             self._wake()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis went away: say so, then listen again
-                log.exception("wall news: subscription lost; retrying in 1 s")
-                await asyncio.sleep(1)
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("wall news: subscription failed; retrying")
+                await asyncio.sleep(outage.failed(exc))
 
     def _wake(self) -> None:
         self.sequence += 1

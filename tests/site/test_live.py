@@ -10,6 +10,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import redis
 from photowall.wall import NEW_CHANNEL
@@ -135,11 +136,14 @@ def test_one_subscription_per_process_serves_every_open_wall(stack, server) -> N
 
 
 def twelve_megapixels(astronaut) -> bytes:
-    """A 4000×3000 phone-sized photo: the astronaut, scaled up, on a wider background."""
+    """A 4000×3000 phone-sized photo: the astronaut, scaled up, on a wider background, with a
+    sensor's grain so that it weighs what a phone's photo weighs (≈ 3.5 MB, not 0.8)."""
     canvas = Image.new("RGB", (4000, 3000), (90, 90, 90))
     canvas.paste(astronaut.resize((3000, 3000)), (500, 0))
+    grain = np.random.default_rng(0).normal(0, 9, (3000, 4000, 3))
+    noisy = np.clip(np.asarray(canvas) + grain, 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
-    canvas.save(buffer, format="JPEG", quality=90)
+    Image.fromarray(noisy).save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
 
 

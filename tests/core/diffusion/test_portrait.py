@@ -85,3 +85,38 @@ def test_the_fast_tier_switches_its_lora_on_for_fast_portraits_only(
     assert fast.params.tier == "fast"
     assert fast.final.tobytes() != quality.final.tobytes()
     assert again.final.tobytes() == quality.final.tobytes()  # switched off again afterwards
+
+
+def test_stage_two_previews_show_the_face_repainted_in_place_in_the_base(
+    portrait_pipeline, references, astronaut
+) -> None:
+    """Not a close-up that jumps in: the whole picture, the base outside the crop, the face
+    changing inside it."""
+    import io
+
+    from core.diffusion.crop import face_crop_box
+    from core.diffusion.preview import Previewer, PreviewingListener
+
+    events = []
+    listener = PreviewingListener(events.append, Previewer(), every=1)
+    result = portrait_pipeline.refine(astronaut, None, PARAMS, references, on_step=listener)
+    shown = [Image.open(io.BytesIO(e.preview)).convert("RGB") for e in events if e.preview]
+    assert len(shown) == 3 and listener.previews == 3  # steps 1-3 of 4; the final follows
+    small_base = np.asarray(astronaut.resize((256, 256)), dtype=np.float32)
+    face = portrait_pipeline.analyzer.detect(astronaut)[0]
+    p = PARAMS.identity
+    box = face_crop_box(face, astronaut.size, p.crop_margin, p.crop_size)
+    x0, y0, x1, y1 = (round(v / 2) for v in box.box)  # 512² astronaut → 256² previews
+    outside = np.ones((256, 256), bool)
+    outside[y0:y1, x0:x1] = False
+    x0, y0, x1, y1 = (round(v / 2) for v in face.box)
+    inside = np.zeros((256, 256), bool)
+    inside[y0:y1, x0:x1] = True
+    for image in shown:
+        assert image.size == (256, 256)  # the base's shape, not the 128² crop's
+        pixels = np.asarray(image, dtype=np.float32)
+        error = np.abs(pixels - small_base).mean(-1)
+        assert error[outside].mean() < 4  # the base, but for WebP's loss
+        assert error[inside].mean() > 10  # the face, being repainted
+    assert len({im.tobytes() for im in shown}) == 3
+    assert result.final.size == astronaut.size
