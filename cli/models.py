@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -37,10 +38,12 @@ def tiny(
 @app.command()
 def check(dir: DirOption = None) -> None:
     """Check that every model file is present and shaped as its config says."""
-    from core.modelkit.check import check_models
+    from core.modelkit.check import check_models, optional_status
 
     target = layout(dir)
     problems = check_models(target)
+    for line in optional_status(target):
+        console.print(f"  {line}", highlight=False)
     if problems:
         for problem in problems:
             console.print(f"[red]✗[/red] {problem}", highlight=False)
@@ -48,10 +51,25 @@ def check(dir: DirOption = None) -> None:
     console.print(f"[green]✓[/green] {target.root}: all models present and well-formed")
 
 
+class Extra(StrEnum):
+    taesdxl = "taesdxl"
+    clip = "clip"
+
+
 @app.command()
-def download(dir: DirOption = None) -> None:
+def download(
+    dir: DirOption = None,
+    with_: Annotated[
+        list[Extra] | None,
+        typer.Option(
+            "--with",
+            help="also an optional model: taesdxl (sharper previews), clip (prompt scores)",
+        ),
+    ] = None,
+) -> None:
     """Fetch the real weights (SDXL, fp16-safe VAE, PhotoMaker V2, insightface). Resumable."""
     from core.modelkit.download import download_all
 
     config = settings()
-    download_all(layout(dir), config.hub_url, config.buffalo_url, report=console.print)
+    extras = tuple(dict.fromkeys(name.value for name in with_ or ()))
+    download_all(layout(dir), config.hub_url, config.buffalo_url, extras, report=console.print)

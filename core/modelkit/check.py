@@ -33,8 +33,11 @@ MAX_LISTED = 5
 
 
 def check_models(layout: ModelLayout) -> list[str]:
-    """All problems of the SDXL folder, the PhotoMaker file and the face models."""
-    return check_sdxl(layout) + check_photomaker(layout) + check_faces(layout)
+    """All problems of the SDXL folder, the PhotoMaker file, the face models and the optional
+    models that are present."""
+    return (
+        check_sdxl(layout) + check_photomaker(layout) + check_faces(layout) + check_optional(layout)
+    )
 
 
 def check_sdxl(layout: ModelLayout, shapes: bool = True) -> list[str]:
@@ -200,3 +203,88 @@ def _needs_arcface(layout: ModelLayout) -> bool:
         return False  # reported by check_photomaker
     token_proj = state.get("qformer_perceiver.token_proj.0.weight")
     return token_proj is not None and token_proj.shape[1] == 512
+
+
+# The optional models: what each is for, what the system does without it.
+OPTIONAL_USES = {
+    "taesdxl": ("live previews decoded by TAESD", "previews use the linear approximation"),
+    "clip": ("prompt-adherence scores", "portraits get a likeness score only"),
+}
+
+
+def optional_status(layout: ModelLayout) -> list[str]:
+    """One line per optional model: present (and used for what) or absent (and the fallback)."""
+    lines = []
+    for name, (use, fallback) in OPTIONAL_USES.items():
+        present = (layout.root / name).is_dir()
+        lines.append(f"{name}/: {'present: ' + use if present else 'absent: ' + fallback}")
+    return lines
+
+
+def check_optional(layout: ModelLayout) -> list[str]:
+    """An optional folder need not exist; one that does must be complete and well-formed."""
+    problems = []
+    if layout.taesdxl.is_dir():
+        problems += _check_optional_model(layout, layout.taesdxl, _taesd_shapes)
+    if layout.clip.is_dir():
+        problems += _check_optional_model(layout, layout.clip, _clip_shapes)
+        problems += _check_clip_files(layout)
+    return problems
+
+
+def _check_optional_model(layout: ModelLayout, folder: Path, shapes) -> list[str]:
+    problems = _check_json(folder / "config.json", layout.root)
+    weights = next((folder / n for n in _WEIGHT_NAMES[folder.name] if (folder / n).is_file()), None)
+    if weights is None:
+        names = " or ".join(_WEIGHT_NAMES[folder.name])
+        return [*problems, f"{folder.name}/ has no weights file (expected {names})"]
+    if problems:
+        return problems
+    shown = str(weights.relative_to(layout.root))
+    try:
+        expected = shapes(json.loads((folder / "config.json").read_text()))
+    except Exception as exc:  # a config that builds no model is a malformed config
+        return [f"{folder.name}/config.json does not describe a valid model: {exc}"]
+    try:
+        actual = read_shapes(weights)
+    except Exception as exc:
+        return [f"{shown} cannot be read ({exc})"]
+    # Older checkpoints still carry CLIP's position ids, a buffer transformers rebuilds.
+    actual = {k: v for k, v in actual.items() if not k.endswith("position_ids")}
+    return describe_mismatch(shown, expected, actual)
+
+
+_WEIGHT_NAMES = {
+    "taesdxl": ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
+    "clip": ("model.safetensors", "pytorch_model.bin"),
+}
+
+
+def _taesd_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    from diffusers import AutoencoderTiny
+
+    with torch.device("meta"):
+        model = AutoencoderTiny.from_config(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _clip_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    from transformers import CLIPConfig, CLIPModel
+
+    with torch.device("meta"):
+        model = CLIPModel(CLIPConfig(**config))
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _check_clip_files(layout: ModelLayout) -> list[str]:
+    """What the scorer reads besides the weights: its image preprocessing and a tokenizer."""
+    folder = layout.clip
+    problems = [
+        f"clip/{name} is missing"
+        for name in ("preprocessor_config.json", "tokenizer_config.json")
+        if not (folder / name).is_file()
+    ]
+    has_bpe = (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    if not (folder / "tokenizer.json").is_file() and not has_bpe:
+        problems.append("clip/ has no tokenizer (tokenizer.json, or vocab.json and merges.txt)")
+    return problems

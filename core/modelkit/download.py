@@ -78,13 +78,46 @@ SOURCES = (
 )
 
 
+# What the system uses when present and does without otherwise (`download --with NAME`).
+OPTIONAL = {
+    "taesdxl": HubFiles(
+        "TAESD for SDXL, sharper live previews (≈ 10 MB)",
+        "madebyollin/taesdxl",
+        "b20258aaef75ef61e659c1e0f14f251cf0ad153e",
+        tuple(
+            (name, f"taesdxl/{name}")
+            for name in ("config.json", "diffusion_pytorch_model.safetensors")
+        ),
+    ),
+    "clip": HubFiles(
+        "CLIP ViT-L/14, prompt-adherence scores (≈ 1.7 GB)",
+        "openai/clip-vit-large-patch14",
+        "32bd64288804d66eefd0ccbe215aa642df71cc41",
+        tuple(
+            (name, f"clip/{name}")
+            for name in (
+                "config.json",
+                "model.safetensors",
+                "preprocessor_config.json",
+                "tokenizer.json",
+                *TOKENIZER_FILES,
+            )
+        ),
+    ),
+}
+
+
 def download_all(
-    layout: ModelLayout, hub_url: str, buffalo_url: str, report: Report = print
+    layout: ModelLayout,
+    hub_url: str,
+    buffalo_url: str,
+    extras: tuple[str, ...] = (),
+    report: Report = print,
 ) -> None:
     """Everything, from the hub at `hub_url` and insightface's release at `buffalo_url`
-    (settings NARCIS_HUB_URL and NARCIS_BUFFALO_URL)."""
+    (settings NARCIS_HUB_URL and NARCIS_BUFFALO_URL), and the optional models in `extras`."""
     with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(60, connect=20)) as client:
-        for source in SOURCES:
+        for source in (*SOURCES, *(OPTIONAL[name] for name in extras)):
             report(f"downloading {source.what} …")
             for remote, local in source.files:
                 url = f"{hub_url.rstrip('/')}/{source.repo}/resolve/{source.revision}/{remote}"

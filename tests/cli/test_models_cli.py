@@ -64,3 +64,42 @@ def test_sharded_checkpoints_are_understood(tiny_models: Path, tmp_path: Path) -
     shards[-1].unlink()
     broken = run_narcis("models", "check", "--dir", str(sharded), data=tmp_path / "var")
     assert broken.returncode == 1 and f"shard {shards[-1].name} is missing" in broken.stdout
+
+
+def test_check_reports_the_optional_models_and_checks_them_when_present(
+    tiny_models: Path, tmp_path: Path
+) -> None:
+    from tests.core.diffusion.test_preview import tiny_taesd
+    from tests.core.diffusion.tiny_clip import build_tiny_clip
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models, folder)
+    absent = run_narcis("models", "check", "--dir", str(folder), data=tmp_path / "var")
+    assert absent.returncode == 0, absent.stdout + absent.stderr
+    assert "taesdxl/: absent: previews use the linear approximation" in absent.stdout
+    assert "clip/: absent: portraits get a likeness score only" in absent.stdout
+
+    tiny_taesd(folder / "taesdxl")
+    build_tiny_clip(folder / "clip")
+    present = run_narcis("models", "check", "--dir", str(folder), data=tmp_path / "var")
+    assert present.returncode == 0, present.stdout + present.stderr
+    assert "taesdxl/: present" in present.stdout and "clip/: present" in present.stdout
+
+    taesd = folder / "taesdxl/diffusion_pytorch_model.safetensors"
+    weights = load_file(taesd)
+    weights.pop(next(iter(weights)))
+    save_file(weights, taesd)
+    (folder / "clip/tokenizer.json").unlink()
+    broken = run_narcis("models", "check", "--dir", str(folder), data=tmp_path / "var")
+    assert broken.returncode == 1
+    out = " ".join(broken.stdout.split())
+    assert "taesdxl/diffusion_pytorch_model.safetensors is missing tensor" in out
+    assert "clip/ has no tokenizer" in out
+    assert "Traceback" not in broken.stderr
+
+
+def test_download_refuses_an_unknown_optional_model(tmp_path: Path) -> None:
+    result = run_narcis("models", "download", "--with", "dalle", data=tmp_path / "var")
+    assert result.returncode == 2
+    assert "'dalle' is not one of 'taesdxl', 'clip'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.errors import ModelError
-from core.modelkit.download import SOURCES, download_all, fetch, fetch_buffalo
+from core.modelkit.download import OPTIONAL, SOURCES, download_all, fetch, fetch_buffalo
 from core.modelkit.layout import BUFFALO_FILES, ModelLayout
 from tests.core.modelkit.fake_hub import FakeHub, running_hub
 
@@ -117,3 +117,19 @@ def test_download_all_fetches_every_file_from_its_pinned_revision(tmp_path) -> N
     assert all((layout.buffalo / name).is_file() for name in BUFFALO_FILES)
     assert not list(tmp_path.rglob("*.part")) and said[-1].startswith("done")
     assert all(len(source.revision) == 40 for source in SOURCES)  # commits, not branches
+
+
+def test_the_optional_models_come_only_when_asked_for(tmp_path) -> None:
+    with running_hub(FakeHub()) as hub:
+        for source in (*SOURCES, *OPTIONAL.values()):
+            for remote, _local in source.files:
+                hub.add(source.repo, source.revision, remote, f"{source.repo}/{remote}".encode())
+        hub.assets["buffalo_l.zip"] = _buffalo_zip()
+        plain, extra = ModelLayout(tmp_path / "plain"), ModelLayout(tmp_path / "extra")
+        download_all(plain, hub.url, f"{hub.url}/release/buffalo_l.zip", report=print)
+        download_all(extra, hub.url, f"{hub.url}/release/buffalo_l.zip", ("taesdxl",), print)
+    assert not plain.taesdxl.exists() and not plain.clip.exists()
+    weights = extra.taesdxl / "diffusion_pytorch_model.safetensors"
+    assert weights.read_bytes() == b"madebyollin/taesdxl/diffusion_pytorch_model.safetensors"
+    assert (extra.taesdxl / "config.json").is_file() and not extra.clip.exists()
+    assert all(len(source.revision) == 40 for source in OPTIONAL.values())
