@@ -26,6 +26,9 @@ def compose(
         float | None, typer.Option(help="fraction of final steps without guidance")
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="dpmpp_2m or euler")] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="noise levels: ays, ays-sigmas or default")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
     params: Annotated[
         Path | None, typer.Option(help="reuse the parameters of a narcis PNG")
@@ -45,6 +48,7 @@ def compose(
         guidance_scale=guidance,
         guidance_cutoff=cutoff,
         scheduler=scheduler,
+        schedule=schedule,
         seed=seed,
     )
     base = _composition_of(read_params(params)).model_dump() if params is not None else {}

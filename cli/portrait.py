@@ -28,6 +28,9 @@ def portrait(
     width: Annotated[int, typer.Option(help="stage-1 width")] = 1024,
     height: Annotated[int, typer.Option(help="stage-1 height")] = 1024,
     steps: Annotated[int, typer.Option(help="steps per stage")] = 20,
+    schedule: Annotated[
+        str, typer.Option(help="noise levels of both stages: ays, ays-sigmas or default")
+    ] = "ays",
     crop_size: Annotated[int, typer.Option(help="stage-2 face crop size")] = 1024,
     face_id_weight: Annotated[int, typer.Option(help="repeats of each reference (1-4)")] = 1,
     base: Annotated[Path | None, typer.Option(help="skip stage 1: refine this picture")] = None,
@@ -63,12 +66,14 @@ def portrait(
             width=width,
             height=height,
             steps=steps,
+            schedule=schedule,
             seed=seed,
             **negative,
         ),
         identity=build(
             IdentityParams,
             steps=steps,
+            schedule=schedule,
             crop_size=crop_size,
             face_id_weight=face_id_weight,
             seed=seed,

@@ -109,3 +109,22 @@ def test_missing_models_say_how_to_get_them(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "narcis models tiny" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_schedule_is_chosen_on_the_command_line(tiny_models: Path, tmp_path: Path) -> None:
+    def compose(schedule: str, out: Path):
+        return run_narcis(
+            *("compose", "--models", str(tiny_models), "--prompt", "byzantine emperor"),
+            *("--width", "64", "--height", "64", "--steps", "6", "--seed", "1"),
+            *("--schedule", schedule, "--out", str(out)),
+            data=tmp_path / "var",
+        )
+
+    ays, sigmas = tmp_path / "ays.png", tmp_path / "sigmas.png"
+    assert compose("ays", ays).returncode == 0
+    assert compose("ays-sigmas", sigmas).returncode == 0
+    assert read_params(sigmas).schedule == "ays-sigmas" and read_params(ays).schedule == "ays"
+    assert Image.open(ays).tobytes() != Image.open(sigmas).tobytes()  # other noise levels
+    wrong = compose("karras", tmp_path / "wrong.png")
+    assert wrong.returncode != 0 and "--schedule 'karras'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
