@@ -18,15 +18,13 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.site_wall import _seed, _wait, wrk  # noqa: E402
-from tests.services import free_port, running_redis  # noqa: E402
+from bench.site_server import running_site, wrk  # noqa: E402
 
 CHANNEL = "narcis:wall:new"
 
@@ -133,28 +131,9 @@ def main() -> None:
     if hard < args.streams + 1000:
         raise SystemExit(f"the file-descriptor limit is {hard}; raise it above {args.streams}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
-    with tempfile.TemporaryDirectory() as folder, running_redis(Path(folder)) as redis_url:
-        env = {**os.environ, "NARCIS_DATA_DIR": folder, "NARCIS_REDIS_URL": redis_url}
-        subprocess.run(
-            [sys.executable, "-m", "cli.main", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        _seed(env)
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait(base + "/health")
-            subprocess.run(["curl", "-s", "-o", "/dev/null", base + "/"], check=True)
-            result = asyncio.run(measure(args, base, port, redis_url, server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    with running_site(portraits=60) as site:
+        subprocess.run(["curl", "-s", "-o", "/dev/null", site.base + "/"], check=True)
+        result = asyncio.run(measure(args, site.base, site.port, site.redis_url, site.pid))
     report(args, result)
 
 

@@ -11,17 +11,13 @@ server's own event loop should not notice them.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.site_wall import _wait  # noqa: E402
-from tests.services import free_port, running_redis  # noqa: E402
+from bench.site_server import running_site  # noqa: E402
 from tests.site.test_live import health_during_uploads, p99, twelve_megapixels  # noqa: E402
 
 
@@ -34,32 +30,9 @@ def main() -> None:
     from skimage import data
 
     photo = twelve_megapixels(Image.fromarray(data.astronaut()))
-    with tempfile.TemporaryDirectory() as folder, running_redis(Path(folder)) as redis_url:
-        env = {
-            **os.environ,
-            "NARCIS_DATA_DIR": folder,
-            "NARCIS_REDIS_URL": redis_url,
-            "NARCIS_SITE_UPLOADS_PER_MINUTE": "1000",
-        }
-        subprocess.run(
-            [sys.executable, "-m", "cli.main", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait(base + "/health")
-            idle, _ = health_during_uploads(base, photo, 5, uploaders=0)
-            busy, uploads = health_during_uploads(base, photo, args.seconds, args.uploaders)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with running_site(NARCIS_SITE_UPLOADS_PER_MINUTE="1000") as site:
+        idle, _ = health_during_uploads(site.base, photo, 5, uploaders=0)
+        busy, uploads = health_during_uploads(site.base, photo, args.seconds, args.uploaders)
     print(f"\n/health, one server process, {len(photo) / 2**20:.1f} MB 12 MP JPEG uploads")
     print(f"{'':34}{'probes':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for name, values in (("idle", idle), (f"{args.uploaders} uploaders, {uploads} uploads", busy)):
