@@ -38,4 +38,5 @@ def test_stage_one_and_two_stream_previews_before_their_result(
         uploaded=None,
         api_name="/stage2",
     )
-    assert [Image.open(out[0]).size for out in second] == [(8, 8)] * 4 + [(64, 64)]
+    # Stage 2's previews: the whole base with the face repainted in place, then the result.
+    assert [Image.open(out[0]).size for out in second] == [(64, 64)] * 5

@@ -27,4 +27,5 @@ def test_previews_arrive_as_events_before_done(stack, astronaut) -> None:
     assert previews and kinds.index("preview") < kinds.index("done")
     assert all(e.stage == "identity" and e.step % 4 == 0 for e in previews)
     images = [Image.open(io.BytesIO(base64.b64decode(e.preview))) for e in previews]
-    assert all(im.format == "WEBP" and im.size == (16, 16) for im in images)  # 128² crop
+    # The whole base (shrunk to 256²) with the face repainted in place, not the 128² crop.
+    assert {(im.format, im.size) for im in images} == {("WEBP", (256, 256))}
