@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 
 import numpy as np
 from PIL import Image
@@ -30,12 +31,13 @@ def displayed(page: Page, elem_id: str, before: np.ndarray | None = None) -> np.
         page.wait_for_timeout(100)
         if not img.count() or not img.get_attribute("src"):
             continue
-        img.evaluate("i => i.decode()")  # drawn, not just named
+        if not img.evaluate("i => i.decode().then(() => true, () => false)"):
+            continue  # its src changed while it was being decoded: look again
         shot = np.asarray(Image.open(io.BytesIO(img.screenshot())).convert("RGB")).astype(int)
         changed = before is None or shot.shape != before.shape or (shot != before).any()
         steady = last is not None and shot.shape == last.shape and (shot == last).all()
         same = same + 1 if changed and steady else 0
-        if same >= 3:
+        if same >= 8:  # about a second: no later answer is on its way
             return shot
         last = shot
     raise AssertionError(f"#{elem_id} did not change and settle")
@@ -46,9 +48,9 @@ def redness(pixels: np.ndarray) -> float:
     return float((pixels[..., 0] - pixels[..., 1:].mean(axis=-1)).mean())
 
 
-def drag(page: Page, label: str, start: float, end: float) -> None:
-    """Drag a slider's thumb as a person does: from where it sits to a new place (fractions
-    of its track)."""
+def drag(page: Page, label: str, field: str, start: float, end: float) -> None:
+    """Drag a slider's thumb as a person does, from where it sits to a new place (fractions
+    of its track); returns once the parameters (JSON) hold the value it stopped at."""
     track = page.locator(f'input[aria-label="range slider for {label}"]')
     track.scroll_into_view_if_needed()
     box = track.bounding_box()
@@ -58,6 +60,13 @@ def drag(page: Page, label: str, start: float, end: float) -> None:
     for step in range(1, 6):
         page.mouse.move(box["x"] + (start + (end - start) * step / 5) * box["width"], y, steps=2)
     page.mouse.up()
+    value = float(track.input_value())
+    for _ in range(100):
+        found = re.search(rf'"{field}": ([0-9.]+)', page.locator("body").inner_text())
+        if found and abs(float(found.group(1)) - value) < 1e-6:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{field} never reached {value} in the parameters")
 
 
 def gold(pixels: np.ndarray) -> np.ndarray:
@@ -89,15 +98,17 @@ def test_the_map_preview_follows_its_sliders_and_the_face_box_is_drawn(
         shown = displayed(page, "map-preview")
         base = displayed(page, "face-view")
         seen = [("stage 1", redness(shown))]
-        for label, start, end in (
-            ("Map: core", 0.0, 0.5),  # a larger core covers more of the crop …
-            ("Map: dilation", 0.0, 0.4),  # … and so does dilating it, a little …
-            ("Map: dilation", 0.4, 0.9),  # … or a lot
+        for label, field, start, end in (
+            ("Map: core", "mask_core", 0.0, 0.5),  # a larger core covers more of the crop …
+            ("Map: dilation", "mask_dilation", 0.0, 0.4),  # … and so does dilating it …
+            ("Map: dilation", "mask_dilation", 0.4, 0.9),  # … more
         ):
-            drag(page, label, start, end)
+            drag(page, label, field, start, end)
             shown = displayed(page, "map-preview", shown)
             seen.append((f"{label} → {end}", redness(shown)))
-        drag(page, "Map: feather", 0.0, 1.0)  # softer edges: a different map, drawn at once
+        drag(
+            page, "Map: feather", "mask_feather", 0.0, 1.0
+        )  # softer edges: a different map, drawn at once
         feathered = displayed(page, "map-preview", shown)
         boxed_before = box_of(base)
         typed = page.get_by_label("Face box by hand")
