@@ -5,7 +5,7 @@ confirms the cost, and posts one labelled contact sheet per face, best likeness 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import discord
 from discord import app_commands
@@ -14,8 +14,8 @@ from PIL import Image
 
 from bot import parameters
 from bot.answering import answered
-from bot.commands import new_seed
-from bot.delivery import final_images, follow_all, png_file
+from bot.commands import Finisher, new_seed
+from bot.delivery import Delivery, delivery_for, final_images, follow_all, png_file
 from bot.formatting import batch_summary
 from bot.guards import OPERATOR_PERMISSIONS, operators_only
 from bot.likeness import best_per_cell, scores
@@ -119,7 +119,13 @@ class Batches(commands.Cog):
                     job_id = await answered(self.services.queue.submit_portrait(spec))
                     cells.append(Cell(name, idea, n + 1, job_id))
         message = await interaction.channel.send(f"Batch: 0/{len(cells)} finished")
-        self.portraits.spawn(self.summarise(cells, photos, message))
+        layout = {"cells": [asdict(c) for c in cells], "faces": names, "started": time.time()}
+        delivery = delivery_for(interaction, message, cells[0].job_id, "Batch", "batch", **layout)
+        await self.portraits.launch(delivery, message)
+
+    @property
+    def finishers(self) -> dict[str, Finisher]:
+        return {"batch": self.summarise}
 
     async def face_photos(self, name: str) -> list[str]:
         """The set's photos as reference media keys, ready for a job."""
@@ -129,13 +135,16 @@ class Batches(commands.Cog):
             for i, data in enumerate(stored, 1)
         ]
 
-    async def summarise(self, cells: list[Cell], photos: dict[str, list[str]], message) -> None:
-        started = time.monotonic()
+    async def summarise(self, delivery: Delivery, message) -> None:
+        """One ranked sheet per face, then the summary, once every job is over."""
+        cells = [Cell(**cell) for cell in delivery.layout["cells"]]
         jobs = [c.job_id for c in cells]
-        outcomes = await follow_all(self.services, jobs, message, "Batch", self.portraits.pacer)
+        outcomes = await follow_all(
+            self.services, jobs, message, delivery.label, self.portraits.pacer
+        )
         images = dict(zip(jobs, await final_images(self.services, jobs), strict=True))
         found = await answered(scores(self.services, jobs))
-        for name in photos:
+        for name in delivery.layout["faces"]:
             mine = [c for c in cells if c.face == name]
             sheet = ranked_sheet(mine, images, found)
             await message.channel.send(
@@ -148,7 +157,8 @@ class Batches(commands.Cog):
                 failures.append(status.error or outcome)
         done = sum(1 for o in outcomes.values() if o == "done")
         best = best_per_cell([(f"{c.face} × {c.idea}", found[c.job_id]) for c in cells])
-        summary = batch_summary(done, len(jobs) - done, time.monotonic() - started, failures)
+        took = time.time() - delivery.layout["started"]  # wall clock: it may span a restart
+        summary = batch_summary(done, len(jobs) - done, took, failures)
         await message.channel.send("\n".join([summary, "Best likeness per face × idea:", *best]))
 
 

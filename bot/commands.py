@@ -11,6 +11,7 @@ import io
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import discord
@@ -23,6 +24,7 @@ from bot.buttons import button_rights, portrait_row, result_view
 from bot.delivery import (
     Delivery,
     EditPacer,
+    delivery_for,
     follow,
     forget,
     remember,
@@ -48,6 +50,9 @@ DETECT_SIDE = 1600  # photos are checked for a face at most this large (detectio
 KEEP_SIDE = 2048  # and kept at most this large: plenty for a face crop or a restyled base
 
 
+Finisher = Callable[[Delivery, discord.Message], Awaitable[None]]
+
+
 def new_seed() -> int:
     return uuid.uuid4().int % 2**31
 
@@ -57,6 +62,7 @@ class Portraits(commands.Cog):
         self.bot, self.services = bot, services
         self.deliveries: set[asyncio.Task] = set()  # kept so tests (and shutdown) can await
         self.in_flight: defaultdict[int, set[str]] = defaultdict(set)  # user → job ids
+        self.active: set[str] = set()  # deliveries this run follows (by Delivery.job_id)
         self.pacer = EditPacer()
         self.resumed = False
 
@@ -159,16 +165,44 @@ class Portraits(commands.Cog):
         )
 
     # deliveries -----------------------------------------------------------------------
+    @property
+    def finishers(self) -> dict[str, Finisher]:
+        """What ends each kind of delivery this cog starts (see `deliver`)."""
+        return {"portrait": self.finish_portrait}
+
     async def start_delivery(
         self, interaction: discord.Interaction, job_id: str, label: str
     ) -> None:
         message = await interaction.channel.send(f"⏳ {label} · queued")
-        delivery = Delivery(job_id, interaction.channel.id, message.id, label, interaction.user.id)
-        self.in_flight[delivery.owner].add(job_id)
+        self.in_flight[interaction.user.id].add(job_id)
+        await self.launch(delivery_for(interaction, message, job_id, label), message)
+
+    async def launch(self, delivery: Delivery, message: discord.Message) -> None:
+        """Remember a delivery (so a restarted bot finishes it), then follow it."""
         await remember(self.services, delivery)
+        self.follow_up(delivery, message)
+
+    def follow_up(self, delivery: Delivery, message: discord.Message) -> None:
+        self.active.add(delivery.job_id)  # at once, so a second `resume` leaves it alone
         self.spawn(self.deliver(delivery, message))
 
     async def deliver(self, delivery: Delivery, message: discord.Message) -> None:
+        """Follow a delivery of any kind to its end with its cog's finisher, then forget it."""
+        self.active.add(delivery.job_id)
+        try:
+            await self.all_finishers()[delivery.kind](delivery, message)
+            await forget(self.services, delivery.job_id)
+        finally:
+            self.active.discard(delivery.job_id)
+
+    def all_finishers(self) -> dict[str, Finisher]:
+        """Every cog that starts deliveries says how each of its kinds ends."""
+        found: dict[str, Finisher] = {}
+        for cog in self.bot.cogs.values():
+            found |= getattr(cog, "finishers", {})
+        return found
+
+    async def finish_portrait(self, delivery: Delivery, message: discord.Message) -> None:
         self.in_flight[delivery.owner].add(delivery.job_id)
         try:
             outcome = await follow(
@@ -176,7 +210,6 @@ class Portraits(commands.Cog):
             )
             if outcome == "done":
                 await self.post_result(delivery, message)
-            await forget(self.services, delivery.job_id)
         finally:
             self.in_flight[delivery.owner].discard(delivery.job_id)
 
@@ -209,10 +242,14 @@ class Portraits(commands.Cog):
         )
 
     async def resume(self) -> int:
-        """Pick up the deliveries a previous run of the bot left unfinished."""
-        count = 0
+        """Pick up the deliveries (portraits, sweeps, batches) a previous run of the bot left
+        unfinished."""
+        count, kinds = 0, self.all_finishers()
         for delivery in await unfinished(self.services):
-            if delivery.job_id in self.in_flight[delivery.owner]:
+            if delivery.job_id in self.active:
+                continue
+            if delivery.kind not in kinds:  # written by a newer bot: leave it to that one
+                log.warning("cannot resume a %r delivery (%s)", delivery.kind, delivery.job_id)
                 continue
             try:
                 channel = self.bot.get_channel(delivery.channel_id) or await self.bot.fetch_channel(
@@ -221,8 +258,7 @@ class Portraits(commands.Cog):
             except discord.HTTPException:
                 await forget(self.services, delivery.job_id)  # the channel is gone
                 continue
-            message = channel.get_partial_message(delivery.message_id)
-            self.spawn(self.deliver(delivery, message))
+            self.follow_up(delivery, channel.get_partial_message(delivery.message_id))
             count += 1
         return count
 

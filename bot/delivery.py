@@ -1,9 +1,10 @@
 """Following jobs to the end: progress by editing the bot's own message (which, unlike an
 interaction reply, never expires), then the result posted with its buttons.
 
-Every delivery in flight is written to Redis before it starts and removed once it is over,
-so a restarted bot picks them up again: a job's events are logged, so following a job that
-finished while the bot was away replays to its end at once.
+Every delivery in flight — a portrait, a sweep's grid, a batch's sheets — is written to Redis
+before it starts and removed once it is over, so a restarted bot picks them up again: a job's
+events are logged, so following a job that finished while the bot was away replays to its end
+at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import discord
 from PIL import Image
@@ -32,13 +33,34 @@ DELIVERIES = "narcis:bot:deliveries"  # hash: job id → Delivery as JSON
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where a job's progress and result go, and who asked for it."""
+    """Where a job's progress and result go, and who asked for it.
 
-    job_id: str
+    `kind` names what is posted at the end ("portrait", "sweep", "batch": see the cogs'
+    `finishers`); `layout` is what that needs besides the ids, as JSON (a sweep's jobs in
+    cell order and its axes, a batch's cells), so a restarted bot can rebuild the post.
+    """
+
+    job_id: str  # the key: the job, or the first of a sweep's or a batch's jobs
     channel_id: int
     message_id: int
     label: str
     owner: int
+    kind: str = "portrait"
+    layout: dict = field(default_factory=dict)
+
+
+def delivery_for(
+    interaction: discord.Interaction,
+    message: discord.Message,
+    job_id: str,
+    label: str,
+    kind: str = "portrait",
+    **layout,
+) -> Delivery:
+    """The delivery of what `interaction` asked for, reported on `message`."""
+    return Delivery(
+        job_id, message.channel.id, message.id, label, interaction.user.id, kind, layout
+    )
 
 
 async def remember(services: BotServices, delivery: Delivery) -> None:

@@ -16,8 +16,8 @@ from discord.ext import commands
 
 from bot import parameters
 from bot.answering import answered
-from bot.commands import new_seed
-from bot.delivery import final_images, follow_all, png_file
+from bot.commands import Finisher, new_seed
+from bot.delivery import Delivery, delivery_for, final_images, follow_all, png_file
 from bot.formatting import settings_text
 from bot.guards import OPERATOR_PERMISSIONS, operators_only
 from bot.likeness import likeness_suffix, scores
@@ -163,10 +163,27 @@ class Operators(commands.Cog):
             spec = self.portraits.spec([key], plan.idea, values["style"], seed, values)
             jobs.append(await answered(self.services.queue.submit_portrait(spec)))
         message = await interaction.channel.send(f"Sweep: 0/{len(jobs)} finished")
-        self.portraits.spawn(self.deliver_grid(jobs, plan, message))
+        delivery = delivery_for(
+            interaction,
+            message,
+            jobs[0],
+            "Sweep",
+            "sweep",
+            idea=plan.idea,
+            axes=plan.axes,
+            jobs=jobs,
+        )
+        await self.portraits.launch(delivery, message)
 
-    async def deliver_grid(self, jobs: list[str], plan: Sweep, message) -> None:
-        await follow_all(self.services, jobs, message, "Sweep", self.portraits.pacer)
+    @property
+    def finishers(self) -> dict[str, Finisher]:
+        return {"sweep": self.deliver_grid}
+
+    async def deliver_grid(self, delivery: Delivery, message) -> None:
+        """The grid, once every job of the sweep is over; the jobs are in cell order."""
+        jobs = delivery.layout["jobs"]
+        plan = Sweep(delivery.layout["idea"], [tuple(axis) for axis in delivery.layout["axes"]])
+        await follow_all(self.services, jobs, message, delivery.label, self.portraits.pacer)
         images = await final_images(self.services, jobs)
         found = await answered(scores(self.services, jobs))
         sheet = sweep_sheet(images, plan, [found[j] for j in jobs])

@@ -68,6 +68,14 @@ def user_errors(fn: Callable) -> Callable:
     return wrapped
 
 
+def map_triggers(control: gr.components.Component) -> list:
+    """When a map control's value counts: a slider or list at once, a typed face box once it
+    is complete (Enter, or leaving the field), not at every key as it is half typed."""
+    if isinstance(control, gr.Textbox):
+        return [control.submit, control.blur]
+    return [control.input]
+
+
 def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
     with gr.Blocks(title="narcis workbench") as demo:
         bench = gr.State(None)  # a Bench per visitor, made on first use
@@ -109,13 +117,18 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 )
                 with gr.Row():
                     face_view = gr.Image(
-                        label="Face box and crop", type="pil", interactive=False, format="png"
+                        label="Face box and crop",
+                        type="pil",
+                        interactive=False,
+                        format="png",
+                        elem_id="face-view",
                     )
                     map_preview = gr.Image(
                         label="Change map over the crop (follows the map sliders)",
                         type="pil",
                         interactive=False,
                         format="png",
+                        elem_id="map-preview",
                     )
                 editor = gr.ImageEditor(
                     label="Paint over the crop (white = change, black = keep)",
@@ -249,13 +262,17 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             )
 
         for name in MAP_CONTROLS:
-            refresh(
-                controls[name]
-                .input(
-                    to_json, widgets, [params_json, plot], api_name=False, show_progress="hidden"
+            for trigger in map_triggers(controls[name]):
+                refresh(
+                    trigger(
+                        to_json,
+                        widgets,
+                        [params_json, plot],
+                        api_name=False,
+                        show_progress="hidden",
+                        trigger_mode="always_last",  # a drag's last value is the one shown
+                    ).then
                 )
-                .then
-            )
         refresh(strength.release)
         refresh(invert.input)
         refresh(upload_map.change)

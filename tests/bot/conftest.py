@@ -1,3 +1,4 @@
+import asyncio
 import inspect
 
 import pytest
@@ -70,4 +71,21 @@ async def invoke(client, name: str, /, user: FakeUser = OPERATOR, interaction=No
         await command.callback(command.binding, interaction, **options)
     except Exception as error:
         await client.on_command_error(interaction, error)
+    return interaction
+
+
+async def confirmed(
+    bot, command: str, yes: bool = True, channel=None, **options
+) -> FakeInteraction:
+    """Run a command that asks to confirm its cost, and answer it; then stop following what it
+    started (what was submitted is what is checked, or what a restarted bot must finish)."""
+    interaction = FakeInteraction(bot, OPERATOR, command, channel)
+    task = asyncio.create_task(invoke(bot, command, interaction=interaction, **options))
+    while not any(r.view for r in interaction.replies) and not task.done():
+        await asyncio.sleep(0.05)
+    view = next(r.view for r in interaction.replies if r.view)
+    await view.decide(FakeInteraction(bot, OPERATOR, "confirm"), yes)
+    await task
+    for delivery in list(bot.get_cog("Portraits").deliveries):
+        delivery.cancel()
     return interaction

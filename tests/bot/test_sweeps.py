@@ -13,8 +13,8 @@ from bot.sweeps import parse_sweep
 from core.errors import UserInputError
 from core.sheets import CAPTION
 from core.store.models import Job
-from tests.bot.conftest import OPERATOR, invoke
-from tests.bot.fakes import FakeInteraction, png_attachment
+from tests.bot.conftest import confirmed, invoke
+from tests.bot.fakes import png_attachment
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 THREE_BY_TWO = (
@@ -43,20 +43,6 @@ def test_a_three_by_two_sweeps_cells_sit_where_their_labels_say() -> None:
         "guidance_scale=8.0, style=none",
         "guidance_scale=12.0, style=none",
     ]
-
-
-async def confirmed(bot, command: str, yes: bool = True, **options) -> FakeInteraction:
-    """Run a command that asks to confirm its cost, and answer it."""
-    interaction = FakeInteraction(bot, OPERATOR, command)
-    task = asyncio.create_task(invoke(bot, command, interaction=interaction, **options))
-    while not any(r.view for r in interaction.replies) and not task.done():
-        await asyncio.sleep(0.05)
-    view = next(r.view for r in interaction.replies if r.view)
-    await view.decide(FakeInteraction(bot, OPERATOR, "confirm"), yes)
-    await task
-    for delivery in list(bot.get_cog("Portraits").deliveries):
-        delivery.cancel()  # no worker here: what was submitted is what we check
-    return interaction
 
 
 async def specs(bot, count: int) -> list[dict]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -46,6 +47,20 @@ def counter(page: Page, name: str) -> int:
 def busy_overlays(page: Page) -> int:
     """Progress overlays still showing (Gradio hides a finished one with the `hide` class)."""
     return page.locator("[data-testid=status-tracker]:not(.hide)").count()
+
+
+def stage_one(page: Page, photo: str, params: Path) -> None:
+    """A reference photo, the parameters loaded from a JSON file, then stage 1 run once."""
+    page.locator("#references input[type=file]").set_input_files(photo)
+    page.get_by_role("button", name="Find faces").click()
+    page.get_by_text("Reproduce and presets").click()
+    page.locator("#source input[type=file]").set_input_files(str(params))
+    page.get_by_role("button", name="Load parameters").click()
+    page.wait_for_function("document.body.innerText.includes('\"mask_core\": 0.3')")
+    page.get_by_role("button", name="Run stage 1").click()
+    page.wait_for_function(
+        "document.querySelector('#counters').innerText.includes('\"stage1_runs\": 1')"
+    )
 
 
 PLACEMENT: dict[str, tuple[float, float, float, float]] = {}
@@ -144,16 +159,7 @@ def test_twenty_paint_and_stage_two_cycles(workbench_url, astronaut_file, tmp_pa
         open_workbench(page, workbench_url)
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
-        page.locator("#references input[type=file]").set_input_files(astronaut_file)
-        page.get_by_role("button", name="Find faces").click()
-        page.get_by_text("Reproduce and presets").click()
-        page.locator("#source input[type=file]").set_input_files(str(params))
-        page.get_by_role("button", name="Load parameters").click()
-        page.wait_for_function("document.body.innerText.includes('\"mask_core\": 0.3')")
-        page.get_by_role("button", name="Run stage 1").click()
-        page.wait_for_function(
-            "document.querySelector('#counters').innerText.includes('\"stage1_runs\": 1')"
-        )
+        stage_one(page, astronaut_file, params)
         page.locator("#map-editor").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         PLACEMENT.clear()
