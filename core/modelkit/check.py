@@ -8,6 +8,7 @@ configs and set against the tensor headers of the weight files.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -223,28 +224,45 @@ def optional_status(layout: ModelLayout) -> list[str]:
 
 def check_optional(layout: ModelLayout) -> list[str]:
     """An optional folder need not exist; one that does must be complete and well-formed."""
+    from diffusers import AutoencoderTiny
+    from transformers import CLIPConfig, CLIPModel
+
     problems = []
     if layout.taesdxl.is_dir():
-        problems += _check_optional_model(layout, layout.taesdxl, _taesd_shapes)
+        weights = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
+        problems += _check_optional_model(
+            layout, layout.taesdxl, weights, AutoencoderTiny.from_config
+        )
     if layout.clip.is_dir():
-        problems += _check_optional_model(layout, layout.clip, _clip_shapes)
+        weights = ("model.safetensors", "pytorch_model.bin")
+        problems += _check_optional_model(
+            layout, layout.clip, weights, lambda config: CLIPModel(CLIPConfig(**config))
+        )
         problems += _check_clip_files(layout)
     return problems
 
 
-def _check_optional_model(layout: ModelLayout, folder: Path, shapes) -> list[str]:
+def _check_optional_model(
+    layout: ModelLayout,
+    folder: Path,
+    weight_names: tuple[str, ...],
+    build: Callable[[dict], torch.nn.Module],
+) -> list[str]:
+    """The folder's config builds a model (on the meta device) whose shapes its weights have."""
     problems = _check_json(folder / "config.json", layout.root)
-    weights = next((folder / n for n in _WEIGHT_NAMES[folder.name] if (folder / n).is_file()), None)
+    weights = next((folder / n for n in weight_names if (folder / n).is_file()), None)
     if weights is None:
-        names = " or ".join(_WEIGHT_NAMES[folder.name])
-        return [*problems, f"{folder.name}/ has no weights file (expected {names})"]
+        expected_names = " or ".join(weight_names)
+        return [*problems, f"{folder.name}/ has no weights file (expected {expected_names})"]
     if problems:
         return problems
     shown = str(weights.relative_to(layout.root))
     try:
-        expected = shapes(json.loads((folder / "config.json").read_text()))
+        with torch.device("meta"):
+            model = build(json.loads((folder / "config.json").read_text()))
     except Exception as exc:  # a config that builds no model is a malformed config
         return [f"{folder.name}/config.json does not describe a valid model: {exc}"]
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
         actual = read_shapes(weights)
     except Exception as exc:
@@ -252,28 +270,6 @@ def _check_optional_model(layout: ModelLayout, folder: Path, shapes) -> list[str
     # Older checkpoints still carry CLIP's position ids, a buffer transformers rebuilds.
     actual = {k: v for k, v in actual.items() if not k.endswith("position_ids")}
     return describe_mismatch(shown, expected, actual)
-
-
-_WEIGHT_NAMES = {
-    "taesdxl": ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
-    "clip": ("model.safetensors", "pytorch_model.bin"),
-}
-
-
-def _taesd_shapes(config: dict) -> dict[str, tuple[int, ...]]:
-    from diffusers import AutoencoderTiny
-
-    with torch.device("meta"):
-        model = AutoencoderTiny.from_config(config)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def _clip_shapes(config: dict) -> dict[str, tuple[int, ...]]:
-    from transformers import CLIPConfig, CLIPModel
-
-    with torch.device("meta"):
-        model = CLIPModel(CLIPConfig(**config))
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 def _check_clip_files(layout: ModelLayout) -> list[str]:
