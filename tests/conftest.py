@@ -59,9 +59,9 @@ def camera():
 
 @pytest.fixture(scope="session")
 def analyzer():
-    from core.diffusion.faces.backends import DlibAnalyzer
+    from core.diffusion.faces.backends import shared_dlib
 
-    return DlibAnalyzer()
+    return shared_dlib()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from core.diffusion.references import Reference, find_face, reference_from_face
 from core.errors import NoFaceError, UserInputError
 from core.modelkit.layout import ModelLayout
 from core.photos import read_photo
+from core.sharing import once
 from workbench.maps import BOX_COLOUR, MapEdit, overlay
 from workbench.sweep import Axis, Cell, expand, grid, touches_stage_one, unet_steps
 
@@ -46,7 +46,13 @@ class Stats:
 
 @dataclass
 class Bench:
-    """One operator's session: references, the kept stage-1 base, staged results, counters."""
+    """One operator's session: references, the kept stage-1 base, staged results, counters.
+
+    Two events of one browser tab may run at once (a map preview beside a stage-2 run, each on
+    Gradio's thread pool): fields are replaced whole, never changed in place, so a reader sees
+    the old value or the new one. The images are read only. The counters may miss a count
+    under such a race; they are diagnostics.
+    """
 
     references: list[Reference] = field(default_factory=list)
     base: Image.Image | None = None
@@ -64,12 +70,17 @@ class SweepResult:
 
 
 class Workbench:
-    """Process-wide parts, loaded once: the pipeline, the prompt agent, the store."""
+    """Process-wide parts, loaded once: the pipeline, the prompt agent, the store.
+
+    Shared by every session and Gradio worker thread: the pipeline lets one painting at a time
+    hold the models (others wait), the face analyser and likeness meter are thread-safe, and
+    the lazily built parts are built once under a lock (`once`).
+    """
 
     def __init__(self, settings: Settings, pipeline: PortraitPipeline) -> None:
         self.settings, self.pipeline = settings, pipeline
 
-    @cached_property
+    @once
     def agent(self):
         from core.prompt.agent import make_agent
 
@@ -120,16 +131,18 @@ class Workbench:
         base = base if base is not None else self.kept_base(bench)
         box = checked_face_box(params)
         key = (id(base), box)
-        if key not in bench._faces:
-            if box is not None:
-                found = FaceChoice(face_from_box(box, base.size), 1)
-            else:
-                analyzer = self.pipeline.analyzer
-                found = choose_face(analyzer.detect(base), analyzer.min_score)
-            if found is None:
-                raise NoFaceError("no face found in the base picture; draw a face box by hand")
-            bench._faces = {key: (base, found)}  # one base at a time is plenty
-        return bench._faces[key][1]
+        cached = bench._faces.get(key)  # one read: another thread may replace the dict
+        if cached is not None:
+            return cached[1]
+        if box is not None:
+            found = FaceChoice(face_from_box(box, base.size), 1)
+        else:
+            analyzer = self.pipeline.analyzer
+            found = choose_face(analyzer.detect(base), analyzer.min_score)
+        if found is None:
+            raise NoFaceError("no face found in the base picture; draw a face box by hand")
+        bench._faces = {key: (base, found)}  # replaced whole, never mutated; one base is plenty
+        return found
 
     def change_map(
         self, bench: Bench, params: PortraitParams, edit: MapEdit
@@ -236,11 +249,11 @@ class Workbench:
         """ "likeness 0.71" for a sweep cell: does this setting keep the person recognisable?"""
         return self.likeness.measure(image, params, bench.references).label
 
-    @cached_property
+    @once
     def previewer(self):
         return self.pipeline.previewer(ModelLayout(self.settings.models_path))
 
-    @cached_property
+    @once
     def likeness(self):
         import torch
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
@@ -14,10 +18,19 @@ from core.errors import ModelError
 from core.modelkit.check import check_sdxl
 from core.modelkit.layout import ModelLayout
 
+F = TypeVar("F", bound=Callable)
+
 
 @dataclass
 class SDXLComponents:
-    """Everything stage 1 and stage 2 share; loaded once per process."""
+    """Everything stage 1 and stage 2 share; loaded once per process.
+
+    Guarded, not thread-safe: the UNet's weights change with the stage (stage 2 fuses the
+    PhotoMaker LoRA in place, the fast tier switches its adapter on), and the tokenizers and
+    attention modules are not made for concurrent callers. Every painting holds `in_use` from
+    its first model call to its last (`one_painting_at_a_time`); on one GPU two paintings
+    would only share its time and memory, so nothing is lost by waiting.
+    """
 
     unet: UNet2DConditionModel
     vae: AutoencoderKL
@@ -28,6 +41,7 @@ class SDXLComponents:
     scheduler_config: dict
     device: torch.device
     dtype: torch.dtype
+    in_use: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def vae_scale(self) -> int:
@@ -36,6 +50,18 @@ class SDXLComponents:
     @property
     def vae_dtype(self) -> torch.dtype:
         return next(self.vae.parameters()).dtype
+
+
+def one_painting_at_a_time(method: F) -> F:
+    """A method of an object with `components` that runs holding `components.in_use` (a
+    re-entrant lock: a painting that calls a stage holds it once more)."""
+
+    @functools.wraps(method)
+    def holding(self, *args, **kwargs):
+        with self.components.in_use:
+            return method(self, *args, **kwargs)
+
+    return holding  # type: ignore[return-value]
 
 
 def load_sdxl(layout: ModelLayout, device: torch.device, dtype: torch.dtype) -> SDXLComponents:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from core.diffusion.components import SDXLComponents
+from core.diffusion.components import SDXLComponents, one_painting_at_a_time
 from core.diffusion.denoise import DenoiseLoop, StepConditioning, make_scheduler, time_ids
 from core.diffusion.params import CompositionParams
 from core.diffusion.progress import OnStep, Progress, ShouldStop, never
@@ -39,6 +39,7 @@ class CompositionStage:
     def __init__(self, components: SDXLComponents) -> None:
         self.components = components
 
+    @one_painting_at_a_time
     @torch.no_grad()
     def __call__(
         self,

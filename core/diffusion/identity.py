@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.diffusion.components import SDXLComponents
+from core.diffusion.components import SDXLComponents, one_painting_at_a_time
 from core.diffusion.denoise import DenoiseLoop, StepConditioning, make_scheduler, time_ids
 from core.diffusion.masks import step_masks, to_latent
 from core.diffusion.params import DEFAULT_NEGATIVE_PROMPT, IdentityParams
@@ -71,6 +71,7 @@ class IdentityStage:
         self.tokenizer = with_trigger(components.tokenizer)
         self.tokenizer_2 = with_trigger(components.tokenizer_2)
 
+    @one_painting_at_a_time
     @torch.no_grad()
     def __call__(
         self,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,7 +79,11 @@ def face_likeness(
 
 
 class ClipScorer:
-    """CLIP image–text similarity from a transformers model folder (CLIPModel layout)."""
+    """CLIP image–text similarity from a transformers model folder (CLIPModel layout).
+
+    Guarded: `score` holds a lock, since tokenizers and image processors are not documented as
+    safe for concurrent callers and scoring is short next to a painting.
+    """
 
     def __init__(self, folder: Path, device: torch.device) -> None:
         from transformers import CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
@@ -89,6 +94,7 @@ class ClipScorer:
         # The PIL processor: the same preprocessing, without needing torchvision.
         self.processor = CLIPImageProcessorPil.from_pretrained(folder)
         self.device = device
+        self.lock = threading.Lock()
 
     @classmethod
     def find(cls, folder: Path, device: torch.device) -> ClipScorer | None:
@@ -97,8 +103,12 @@ class ClipScorer:
             return None
         return cls(folder, device)
 
-    @torch.no_grad()
     def score(self, image: Image.Image, prompt: str) -> float:
+        with self.lock:
+            return self._score(image, prompt)
+
+    @torch.no_grad()
+    def _score(self, image: Image.Image, prompt: str) -> float:
         pixels = self.processor(images=image.convert("RGB"), return_tensors="pt").pixel_values
         tokens = self.tokenizer(
             prompt, truncation=True, max_length=77, padding="max_length", return_tensors="pt"
@@ -129,7 +139,9 @@ def portrait_likeness(
 
 
 class LikenessMeter:
-    """The face analyser and the optional CLIP model that score finished portraits."""
+    """The face analyser and the optional CLIP model that score finished portraits.
+
+    Safe to share: immutable after construction, and both of its parts are thread-safe."""
 
     def __init__(self, analyzer: FaceAnalyzer, clip: ClipScorer | None = None) -> None:
         self.analyzer, self.clip = analyzer, clip

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.diffusion.components import SDXLComponents, load_sdxl
+from core.diffusion.components import SDXLComponents, load_sdxl, one_painting_at_a_time
 from core.diffusion.composition import CompositionResult, CompositionStage
 from core.diffusion.crop import crop, face_crop_box, paste_back
 from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
@@ -52,11 +52,17 @@ class PortraitResult:
 
 
 class PortraitPipeline:
-    """Stage 1 (composition) then stage 2 (identity) around one face analyser."""
+    """Stage 1 (composition) then stage 2 (identity) around one face analyser.
+
+    Safe to share between threads: a painting (`__call__`, `refine`, either stage alone) holds
+    the components' lock throughout, fast-tier switch included, so paintings take turns; the
+    face analyser is thread-safe by itself (core/diffusion/faces/backends.py).
+    """
 
     def __init__(
         self, components: SDXLComponents, identity: IdentityStage, analyzer: FaceAnalyzer
     ) -> None:
+        self.components = components
         self.composition = CompositionStage(components)
         self.identity = identity
         self.analyzer = analyzer
@@ -114,6 +120,7 @@ class PortraitPipeline:
         size = self.identity.encoder.config.image_size
         return [prepare_reference(name, image, self.analyzer, size) for name, image in photos]
 
+    @one_painting_at_a_time
     def __call__(
         self,
         params: PortraitParams,
@@ -156,6 +163,7 @@ class PortraitPipeline:
             f"(seeds {composition.seed}…{seed}); try another prompt or seed"
         )
 
+    @one_painting_at_a_time
     def refine(
         self,
         base: Image.Image,

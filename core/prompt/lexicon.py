@@ -17,7 +17,7 @@ class Entry:
     tags: tuple[str, ...]
 
 
-@cache
+@cache  # two first callers may both parse it: harmless, the result is immutable
 def load_lexicon() -> tuple[Entry, ...]:
     raw = tomllib.loads(files("core.prompt").joinpath("lexicon.toml").read_text("utf-8"))
     unknown = set(raw) - set(CATEGORIES)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from functools import cached_property
 
 import numpy as np
 
 from core.prompt.embedding import Embedder
 from core.prompt.lexicon import Entry, load_lexicon, tags
 from core.prompt.result import CATEGORIES, Draft
+from core.sharing import once
 
 PER_CATEGORY = 6  # candidates shown per category
 CHOSEN = 15
@@ -43,11 +43,11 @@ class OfflineComposer:
         self.embedder = embedder
         self.entries = load_lexicon()
 
-    @cached_property
+    @once
     def _entry_vectors(self) -> np.ndarray:
         return self.embedder.encode([f"{e.text} ({', '.join(e.tags)})" for e in self.entries])
 
-    @cached_property
+    @once
     def _tag_vectors(self) -> dict[str, np.ndarray]:
         """Each cluster's direction: its name plus the centroid of its members."""
         names = tags()

@@ -31,7 +31,7 @@ DETECT_PIXELS = 1_000_000
 BUDGET_S = 10.0  # CPU seconds per request, all its photos together
 WORKERS = 2
 
-_detector = None
+_detector = None  # one per pool process, which runs one check at a time: never shared
 
 
 class OverBudget(Exception):
