@@ -66,6 +66,7 @@ class Record:
             "rss_after_warmup_growth_mb": round(
                 self.rss[-1][1] - self.rss[len(self.rss) // 5][1], 1
             ),
+            "rss_mb_each_minute": [mb for t, mb in self.rss if t % 60 < 5],
             "latency_s": {
                 kind: {"n": len(v), "p50": pct(v, 0.5), "p90": pct(v, 0.9), "p99": pct(v, 0.99)}
                 for kind, v in self.latency.items()
