@@ -9,9 +9,11 @@ each job's state. One worker at a time does a pass (a short Redis lock), about e
    about two intervals while the workers keep running.
 3. Finished jobs whose terminal event never reached the log (Redis was away) are announced.
 
-Whose turn: every reaper tries the lock twice an interval, at a random moment of each half,
-and the lock lasts 0.9 interval. So a pass follows the last one within 0.9–1.5 intervals
-whatever each worker is doing, and no worker wins every turn because of when it started.
+Whose turn: a pass keeps a Redis lock for 0.9 interval. A reaper that did a pass tries again
+after 1.0–1.2 intervals, one that found the turn taken after 0.2–0.3, each at a random moment.
+So a pass follows the last one within 0.9–1.2 intervals whatever each worker is doing, and the
+turns move between workers (with fixed sleeps, the worker that started first could win every
+turn for minutes: the others' tries keep landing inside its lock).
 The lease rules (core/jobs/lifecycle.py): a lease is expired by the database's clock only; a
 job that an attempt of this process is painting is never taken (`painting`); and nothing is
 taken until this process has seen the database answer for a full lease, so that after a
@@ -61,8 +63,9 @@ class Reaper:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            took = False
             try:
-                await self.sweep()
+                took = await self.sweep() is not None
             except Exception as exc:
                 if not is_transient(exc):
                     log.exception("reaper pass failed")
@@ -71,15 +74,15 @@ class Reaper:
                 else:
                     self.db.failed(exc, writing=True)  # writes would fail too
                     self.db_up_since = None
-            # a try in each half of the interval, at a random moment of it
-            await pause(stop, self.interval_s * random.uniform(0.4, 0.6))
+            later = random.uniform(1.0, 1.2) if took else random.uniform(0.2, 0.3)
+            await pause(stop, self.interval_s * later)
 
-    async def sweep(self) -> Counter:
-        """One pass, if it is this reaper's turn; what it did."""
+    async def sweep(self) -> Counter | None:
+        """One pass, if it is this reaper's turn (None when it is not); what it did."""
         done: Counter = Counter()
         lock_ms = max(1, int(self.interval_s * LOCK_SHARE * 1000))
         if not await self.queue.redis.set(LOCK, self.owner, nx=True, px=lock_ms):
-            return done
+            return None
         self.redis.ok()
         waiting = await lifecycle.waiting(self.queue.db, self.interval_s / 2)
         self.db.ok(writing=False)
