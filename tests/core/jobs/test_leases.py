@@ -160,3 +160,56 @@ def test_an_idle_worker_exits_at_once_on_sigterm_and_takes_no_new_job(stack, ast
     assert exited_s <= 5, stack.logs()[-2000:]  # it waited out a 10 s upkeep sleep
     assert stack.run(holders(stack)) == {} and "started attempt" not in stack.logs()
     assert attempts(stack, [job_id]) == {job_id: 0}
+
+
+@pytest.fixture
+def own_postgres(tmp_path, redis_db_url, tiny_models):
+    """A PostgreSQL server of this test's own, whose settings it may change."""
+    from core.store.migrate import upgrade
+    from tests.services import PostgresServer
+
+    server = PostgresServer()
+    server.create()
+    upgrade(server.url)
+    built = Stack(tmp_path, server.url, redis_db_url, tiny_models)
+    yield server, built
+    built.stop_workers()
+    server.remove()
+
+
+def test_a_read_only_database_is_one_outage_and_takes_no_live_job(own_postgres, astronaut):
+    server, stack = own_postgres
+    key = stack.run(stack.store(astronaut))
+    [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=384))
+    stack.start_worker()
+    stack.start_worker()
+    wait_until(lambda: job_id in stack.run(holders(stack)), 120, 0.1)
+    wait_ready(stack, 2)
+    stack.run(_read_only(server, True))  # a failover to a standby: reads work, writes fail
+    time.sleep(5 * REAPER_S)
+    stack.run(_read_only(server, False))
+    wait_until(lambda: stack.logs().count("the database is back") >= 2, 30)
+    time.sleep(2 * HEARTBEAT_S)  # time for a reaper to take the job, if it would
+    stack.run(_cancel(stack, job_id))
+    statuses = stack.run(wait_terminal(stack, [job_id], timeout=30))
+    found = stack.run(audit(stack, [job_id], payer))
+    logs = stack.logs()
+    lines = (logs.count("the database is not answering"), logs.count("the database is back"))
+    print("\n" + table([found.row("PostgreSQL read-only 10 s", outage_lines=lines)]))
+    assert lines == (2, 2), logs[-4000:]  # one outage, one recovery, per worker
+    assert statuses == {job_id: "cancelled"} and found.clean, found
+    assert attempts(stack, [job_id]) == {job_id: 1}
+    assert not any(t in logs for t in TAKEN) and "Traceback" not in logs, logs[-4000:]
+
+
+async def _read_only(server, on: bool) -> None:
+    import asyncpg
+
+    name = "default_transaction_read_only"
+    setting = f"SET {name} = on" if on else f"RESET {name}"
+    connection = await asyncpg.connect(server.url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(f"ALTER SYSTEM {setting}")
+        await connection.execute("SELECT pg_reload_conf()")  # open sessions take it too
+    finally:
+        await connection.close()
