@@ -73,6 +73,7 @@ async def _cancel(stack: Stack, *job_ids: str) -> None:
         await queue.close()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_busy_workers_one_killed_its_job_is_requeued_within_two_reaper_intervals(
     stack, astronaut
 ):
