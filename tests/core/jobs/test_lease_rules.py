@@ -131,3 +131,30 @@ def test_two_reapers_take_turns_whenever_they_started(redis_db_url, tmp_path):
     won = asyncio.run(go())
     print("passes won", won)
     assert sum(won) >= 6 and min(won) >= 3, won  # about one pass an interval, in turns
+
+
+def test_after_a_stall_the_painting_waits_for_the_database_and_a_lost_lease_writes_nothing(
+    database_url, redis_db_url
+):
+    from core.jobs.lease import Lease
+
+    async def go():
+        db = Database(database_url)
+        queue = JobQueue(redis_db_url, db)
+        job_id = await _job(queue)
+        claim = await lifecycle.claim(db, job_id, "here", 0.3)
+        lease = Lease(db, job_id, claim.token, 0.3)
+        fresh = await lease.confirmed()
+        await asyncio.sleep(0.5)  # stopped past its lease: nothing heard for 2 renewal periods
+        released = await lifecycle.release(db, job_id, "taken", token=None, failure=True)
+        painter = asyncio.ensure_future(asyncio.to_thread(lease.pause_if_unheard, lambda: False))
+        await asyncio.sleep(0.2)
+        waited = not painter.done()  # the next step waits for the watch to ask
+        held = await lease.renew()
+        await asyncio.wait_for(painter, 2)
+        may_write = await lease.confirmed()
+        await queue.close()
+        await db.dispose()
+        return fresh, released, waited, held, lease.lost.is_set(), may_write
+
+    assert asyncio.run(go()) == (True, "queued", True, False, True, False)
