@@ -11,6 +11,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)  # the site's browser tests
 command -v wrk >/dev/null || need+=(wrk)            # the site's benchmark
 command -v npm >/dev/null || need+=(npm)
+ls /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 >/dev/null 2>&1 || need+=(faketime)  # lease tests: a host whose clock runs ahead
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup: please install: ${need[*]} (apt-get install ${need[*]})" >&2

@@ -55,10 +55,11 @@ class Stack:
             **extra,
         }
 
-    def start_worker(self, **extra: str) -> subprocess.Popen:
+    def start_worker(self, *, wrap: tuple[str, ...] = (), **extra: str) -> subprocess.Popen:
+        """A `narcis worker` with these settings, run under `wrap` (`("nice", "-n", "10")`)."""
         log = (self.root / f"worker-{len(self.workers)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker"],
+            [*wrap, sys.executable, "-m", "cli.main", "worker"],
             cwd=ROOT,
             env=self.env(**extra),
             stdout=log,

@@ -6,17 +6,35 @@ where the job is, moves it, mirrors the portrait's status and settles the token:
       └───release───────┘  └──release, out of retries──▶ failed (refunded)
     queued | running ──cancel──▶ cancelled (refunded)
 
-A running job holds a lease: a token and an expiry. Only the token's holder may renew, finish,
-fail or release it; a lease left to expire is released by the reaper (its worker died). Each
-transition starts with a conditional UPDATE, so of two actors racing for one job exactly one
-wins, and only the winner of a move into a terminal state announces it (`terminal_event`).
+Each transition starts with a conditional UPDATE, so of two actors racing for one job exactly
+one wins, and only the winner of a move into a terminal state announces it (`terminal_event`).
+
+The lease. A running job holds a lease: a token and an expiry. Only the token's holder may
+renew, finish, fail or release it.
+- Whose clock: every time that hosts compare (the expiry, started, finished, updated) is
+  written and compared by the database, in SQL (`db_time`: PostgreSQL's now(), SQLite's own
+  clock), never taken from a host's clock, which drifts and jumps (a spot host's first NTP
+  sync). A host's monotonic clock measures only its own durations: how long since its
+  attempt last heard the database confirm its lease.
+- Who renews, how often: the attempt, from its own task on the worker's event loop (not the
+  painting thread), every RENEW_EVERY of the lease `lease_s`; each renewal sets the expiry to
+  the database's now + lease_s.
+- Margin: a lease expires only when the database's clock passes its expiry, i.e. no renewal
+  landed for a whole lease: at least two renewals in a row were missed (EXPIRY_MISSES).
+- What a reaper may take, and when: a running job whose lease expired, which no attempt of
+  the reaper's own process is painting, once that process has seen the database answer for a
+  full lease (after a database outage the live attempts renew first). It takes it with a
+  conditional UPDATE that checks the expiry again, so a renewal landing meanwhile wins.
+- What a holder may do: paint while its lease is not known to be lost (a database outage is
+  ridden out: nobody can take the job without the database either), but write nothing unless
+  the database confirmed the lease within the last renewal period (core/jobs/run.py). A
+  process that stalled (SIGSTOP, a frozen VM) asks the database before its next step.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select, update
@@ -24,12 +42,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.jobs.events import JobEvent
 from core.store.accounts import refund_token
+from core.store.clock import db_time
 from core.store.db import Database
 from core.store.models import Job, Portrait
 
 RETRIES = 3  # failed attempts (a dead worker, an error) before a job is given up and refunded
 TERMINAL = ("done", "failed", "cancelled")
 GAVE_UP = "something went wrong on our side; your token is refunded"
+RENEW_EVERY = 1 / 3  # of the lease: an attempt renews three times per lease
+EXPIRY_MISSES = round(1 / RENEW_EVERY) - 1  # renewals in a row missed before a lease expires
 
 
 @dataclass(frozen=True)
@@ -39,10 +60,6 @@ class Claim:
     attempt: int
     token: str
     spec: dict[str, Any]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def claim(db: Database, job_id: uuid.UUID, worker: str, lease_s: float) -> Claim | None:
@@ -57,8 +74,8 @@ async def claim(db: Database, job_id: uuid.UUID, worker: str, lease_s: float) ->
                     worker=worker,
                     attempts=Job.attempts + 1,
                     lease_token=token,
-                    lease_expires_at=now() + timedelta(seconds=lease_s),
-                    started_at=now(),
+                    lease_expires_at=db_time(lease_s),
+                    started_at=db_time(),
                 )
                 .returning(Job.attempts, Job.spec)
             )
@@ -73,9 +90,7 @@ async def renew(db: Database, job_id: uuid.UUID, token: str, lease_s: float) -> 
     """Extend the lease; False when it is no longer ours (cancelled, expired, handed on)."""
     async with db.session() as session:
         result = await session.execute(
-            _update(job_id, *_held(token)).values(
-                lease_expires_at=now() + timedelta(seconds=lease_s)
-            )
+            _update(job_id, *_held(token)).values(lease_expires_at=db_time(lease_s))
         )
         return result.rowcount == 1
 
@@ -87,7 +102,7 @@ async def finish(db: Database, job_id: uuid.UUID, token: str, result: dict) -> b
             _update(job_id, *_held(token)).values(
                 status="done",
                 error=None,
-                finished_at=now(),
+                finished_at=db_time(),
                 timings=result["seconds"],
                 lease_token=None,
                 lease_expires_at=None,
@@ -120,7 +135,7 @@ async def release(
     """Put a running job back in the queue: by its attempt (`token`), or by the reaper once
     its lease has expired (`token=None`). A failure counts towards RETRIES; the last one
     fails the job and refunds. Returns "queued", "failed", or None when it was not ours."""
-    guard = _held(token) if token else (Job.status == "running", Job.lease_expires_at < now())
+    guard = _held(token) if token else _lapsed()
     async with db.session() as session:
         row = (
             await session.execute(
@@ -150,7 +165,9 @@ async def cancel(db: Database, job_id: uuid.UUID) -> bool:
     async with db.session() as session:
         moved = await session.execute(
             _update(job_id, Job.status.in_(("queued", "running")))
-            .values(status="cancelled", finished_at=now(), lease_token=None, lease_expires_at=None)
+            .values(
+                status="cancelled", finished_at=db_time(), lease_token=None, lease_expires_at=None
+            )
             .returning(Job.token_spent, Job.session_id)
         )
         row = moved.first()
@@ -176,31 +193,34 @@ async def terminal_event(db: Database, job_id: uuid.UUID) -> JobEvent | None:
     return JobEvent(**fields)
 
 
-async def expired(db: Database) -> list[uuid.UUID]:
-    """Running jobs whose lease ran out: their worker is gone."""
+async def expired(db: Database) -> list[tuple[uuid.UUID, str | None]]:
+    """Running jobs whose lease ran out by the database's clock, with the worker that held
+    each: their worker is gone, unless it is the caller's own process and still painting."""
+    # FOR UPDATE (PostgreSQL): a database that refuses writes refuses it too, so a reaper
+    # with nothing to release still learns that its releases would fail
+    query = select(Job.id, Job.worker).where(*_lapsed()).with_for_update(skip_locked=True)
+    async with db.session() as session:
+        return [(job_id, worker) for job_id, worker in await session.execute(query)]
+
+
+async def waiting(db: Database, for_s: float) -> list[uuid.UUID]:
+    """Queued jobs untouched for `for_s` seconds: each should be on the queue by now."""
     async with db.session() as session:
         rows = await session.scalars(
-            select(Job.id).where(Job.status == "running", Job.lease_expires_at < now())
+            select(Job.id).where(Job.status == "queued", Job.updated_at < db_time(-for_s))
         )
         return list(rows)
 
 
-async def waiting_since(db: Database, before: datetime) -> list[uuid.UUID]:
-    """Queued jobs untouched since `before`: each should be on the queue by now."""
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(Job.id).where(Job.status == "queued", Job.updated_at < before)
-        )
-        return list(rows)
-
-
-async def finished_since(db: Database, since: datetime, settle_s: float) -> list[uuid.UUID]:
-    """Jobs finished after `since` and at least `settle_s` ago (their announcer had time)."""
-    until = now() - timedelta(seconds=settle_s)
+async def finished_within(db: Database, window_s: float, settle_s: float) -> list[uuid.UUID]:
+    """Jobs finished in the last `window_s` seconds and at least `settle_s` ago (their
+    announcer had time)."""
     async with db.session() as session:
         rows = await session.scalars(
             select(Job.id).where(
-                Job.status.in_(TERMINAL), Job.finished_at >= since, Job.finished_at < until
+                Job.status.in_(TERMINAL),
+                Job.finished_at >= db_time(-window_s),
+                Job.finished_at < db_time(-settle_s),
             )
         )
         return list(rows)
@@ -210,8 +230,13 @@ def _update(job_id: uuid.UUID, *conditions: ColumnElement[bool]):
     return (
         update(Job)
         .where(and_(Job.id == job_id, *conditions))
+        .values(updated_at=db_time())  # the reaper compares it with the database's clock
         .execution_options(synchronize_session=False)
     )
+
+
+def _lapsed() -> tuple[ColumnElement[bool], ...]:
+    return (Job.status == "running", Job.lease_expires_at < db_time())
 
 
 def _held(token: str) -> tuple[ColumnElement[bool], ...]:
@@ -223,7 +248,7 @@ async def _give_up(
 ) -> bool:
     moved = await session.execute(
         _update(job_id, *guard)
-        .values(status="failed", error=reason, finished_at=now(), lease_token=None)
+        .values(status="failed", error=reason, finished_at=db_time(), lease_token=None)
         .returning(Job.token_spent, Job.session_id)
     )
     row = moved.first()

@@ -4,6 +4,7 @@ log line per outage, and Redis clients that give up in seconds instead of hangin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,31 +44,40 @@ def make_redis(url: str) -> Redis:
 
 
 class Outage:
-    """Backoff for one service, logging one line when it goes away and one when it is back."""
+    """Backoff for one service, logging one line when it goes away and one when it is back.
+    A service may refuse writes and still answer reads (a read-only PostgreSQL): once a write
+    failed, only a write that works ends the outage, so that reads do not make it flap."""
 
     def __init__(self, service: str, log: logging.Logger, first: float = 0.25, cap: float = 5.0):
         self.service, self.log, self.first, self.cap = service, log, first, cap
         self.since: float | None = None
         self.failures = 0
+        self.writes_failed = False
 
-    def failed(self, exc: BaseException) -> float:
-        """Note a failure; the seconds to wait before the next try."""
+    def failed(self, exc: BaseException, writing: bool = False) -> float:
+        """Note a failure (of a write, with `writing`); the seconds to wait before the next try."""
         if self.since is None:
             self.since = time.monotonic()
             self.log.warning("%s is not answering (%s); backing off", self.service, _short(exc))
         self.failures += 1
+        self.writes_failed |= writing
         return min(self.cap, self.first * 2 ** (self.failures - 1))
 
-    def ok(self) -> None:
+    def ok(self, writing: bool = True) -> None:
+        """Note a call that worked (a read, without `writing`)."""
+        if self.writes_failed and not writing:
+            return
         if self.since is not None:
             self.log.warning("%s is back after %.1f s", self.service, time.monotonic() - self.since)
-        self.since, self.failures = None, 0
+        self.since, self.failures, self.writes_failed = None, 0, False
 
     @property
     def down(self) -> bool:
         return self.since is not None
 
-    async def retrying(self, call: Callable[[], Awaitable[T]], give_up_s: float = 300.0) -> T:
+    async def retrying(
+        self, call: Callable[[], Awaitable[T]], give_up_s: float = 300.0, writing: bool = True
+    ) -> T:
         """`call()` until it works, backing off on transient errors for at most `give_up_s`."""
         deadline = time.monotonic() + give_up_s
         while True:
@@ -76,10 +86,17 @@ class Outage:
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() > deadline:
                     raise
-                await asyncio.sleep(self.failed(exc))
+                await asyncio.sleep(self.failed(exc, writing))
                 continue
-            self.ok()
+            self.ok(writing)
             return result
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less once `stop` is set (a stopping worker does not wait out a loop's
+    sleep)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 _SHARED: dict[str, Outage] = {}

@@ -1,8 +1,11 @@
 """One attempt at one portrait job: claim, paint under a lease, store, finish or fail.
 
-The database owns the job's state (core/jobs/lifecycle.py); an attempt only acts while it holds
-the job's lease, which it renews every third of `job_heartbeat_s` from its own task, apart
-from the painting thread. The attempt stops at the next step when:
+The database owns the job's state (core/jobs/lifecycle.py, which also writes down the lease
+rules); an attempt only acts while it holds the job's lease, which it renews every third of
+`job_heartbeat_s` from its own task, apart from the painting thread (core/jobs/lease.py). The
+painting waits at its next step while the database has not answered a renewal for two renewal
+periods (after a stall it asks first), and nothing is written without a fresh confirmation.
+The attempt stops at the next step when:
 - the lease is gone (the job was cancelled, or the reaper gave it to another worker): it stores
   nothing and says nothing more;
 - the host is being evacuated (SIGUSR1), or it ran past `job_timeout_s`: it hands the job back.
@@ -23,40 +26,71 @@ import logging
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PIL import Image
 from pydantic import ValidationError
+from redis.asyncio import Redis
 from sqlalchemy import select
 
+from core.config import Settings
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.diffusion.progress import StepEvent
 from core.errors import UserInputError
 from core.jobs import lifecycle, metrics
 from core.jobs.events import EventStream
+from core.jobs.lease import Lease
 from core.jobs.outage import is_transient, shared
+from core.jobs.queue import JobQueue
 from core.jobs.spec import PortraitSpec
+from core.store.db import Database
 from core.store.derivatives import make_derivatives, make_thumbhash
+from core.store.media import MediaStore
 from core.store.models import Job, ReferenceFace
 from core.store.references import digest_of
-
-if TYPE_CHECKING:
-    from core.jobs.worker import WorkerState
 
 log = logging.getLogger("narcis.worker")
 PREVIEW_MIN_S = 0.1  # at most ten previews a second per job, however fast the steps are
 CLAIM_PAUSES = (0.05, 0.2, 0.5, 1.0)  # a submit enqueues inside its transaction: wait for it
 
 
+class AttemptHost(Protocol):
+    """What an attempt needs of its worker process (core/jobs/worker.py's WorkerState)."""
+
+    settings: Settings
+    db: Database
+    media: MediaStore
+    queue: JobQueue
+    worker_id: str
+    evacuate: asyncio.Event  # set: hand the job back now
+    painting: set[uuid.UUID]  # the jobs this process's attempts hold (its reaper leaves them)
+
+    @property
+    def redis(self) -> Redis: ...
+
+    @property
+    def pipeline(self): ...
+
+    @property
+    def previewer(self): ...
+
+    @property
+    def likeness(self): ...
+
+    @property
+    def agent(self): ...
+
+
 class JobRun:
     """One attempt at one job."""
 
-    def __init__(self, state: WorkerState, saq_job, job_id: str) -> None:
+    def __init__(self, state: AttemptHost, saq_job, job_id: str) -> None:
         self.state, self.saq_job, self.job_id = state, saq_job, job_id
         self.id = uuid.UUID(job_id)
         self.stop = threading.Event()  # the painting thread stops at its next step
         self.db = shared("the database")
         self.claim: lifecycle.Claim | None = None
+        self.lease: Lease | None = None
         self.events: EventStream | None = None
 
     @property
@@ -67,6 +101,8 @@ class JobRun:
         self.claim = await self.take()
         if self.claim is None:
             return {"status": "skipped"}  # not queued: cancelled, finished, or running elsewhere
+        self.lease = Lease(self.state.db, self.id, self.claim.token, self.lease_s)
+        self.state.painting.add(self.id)
         if self.claim.attempt > 1:
             metrics.RETRIES.inc()
         self.events = EventStream(self.state.redis, self.job_id, self.claim.attempt)
@@ -79,6 +115,7 @@ class JobRun:
             }
         finally:
             watch.cancel()
+            self.state.painting.discard(self.id)
             await self.events.close()
 
     async def take(self) -> lifecycle.Claim | None:
@@ -101,9 +138,9 @@ class JobRun:
             await self.halt(work)
             await self.hand_back("the worker is shutting down", failure=False)
             raise
-        if not work.done():  # the watch says stop: at the next step
+        if not work.done() or self.lease.lost.is_set():  # the watch says stop: at the next step
             await self.halt(work)
-            return await self.stopped(watch.result())
+            return await self.stopped(await watch)
         try:
             result = work.result()
         except UserInputError as exc:
@@ -123,29 +160,14 @@ class JobRun:
         deadline = time.monotonic() + self.state.settings.job_timeout_s
         while True:
             try:
-                await asyncio.wait_for(self.state.evacuate.wait(), self.lease_s / 3)
+                await asyncio.wait_for(self.state.evacuate.wait(), self.lease.renew_s)
                 return "evacuate"
             except TimeoutError:
                 pass
             if time.monotonic() > deadline:
                 return "timeout"
-            held = await self.renew()
-            if held is False:
+            if await self.lease.renew() is False:
                 return "cancelled" if await self.status() == "cancelled" else "lost"
-
-    async def renew(self) -> bool | None:
-        """True while the lease is ours, False once it is not, None when the database is away
-        (keep painting: the reaper cannot take the job without the database either)."""
-        try:
-            held = await lifecycle.renew(self.state.db, self.id, self.claim.token, self.lease_s)
-        except Exception as exc:
-            if not is_transient(exc):
-                log.exception("could not renew the lease")
-                return None
-            self.db.failed(exc)
-            return None
-        self.db.ok()
-        return held
 
     async def halt(self, work: asyncio.Future) -> None:
         """Stop the painting at its next step and wait for the thread to let go."""
@@ -169,14 +191,16 @@ class JobRun:
         result, likeness = made
         await self.events.close()  # every step is out before the outcome
         attempt = self.claim.attempt
-        if await self.renew() is False:
+        if not await self.lease.confirmed():
             log.warning("attempt %d lost the job before storing; nothing stored", attempt)
             return "lost"
         prefix = f"portraits/{self.job_id}/{attempt}"
         log.info("storing outputs of attempt %d", attempt)
-        outputs = await self.outputs(result, prefix) | {"likeness": likeness}
-        done = await self.db.retrying(
-            lambda: lifecycle.finish(self.state.db, self.id, self.claim.token, outputs)
+        outputs = await self.outputs(result, prefix)
+        done = outputs is not None and await self.db.retrying(
+            lambda: lifecycle.finish(
+                self.state.db, self.id, self.claim.token, outputs | {"likeness": likeness}
+            )
         )
         if not done:
             await self.state.media.delete(prefix)
@@ -244,15 +268,19 @@ class JobRun:
                     "preview", stage=step.stage, step=step.step, total=step.total, preview=data
                 )
 
+        def should_stop() -> bool:  # before each step, in the painting thread
+            self.lease.pause_if_unheard(self.stop.is_set)
+            return self.stop.is_set() or self.lease.lost.is_set()
+
         def paint():
             pipeline = self.state.pipeline
             from core.diffusion.preview import PreviewingListener  # torch: worker only
 
             listener = PreviewingListener(on_step, self.state.previewer, PREVIEW_MIN_S)
             if base is None:
-                return pipeline(params, references, on_step=listener, should_stop=self.stop.is_set)
+                return pipeline(params, references, on_step=listener, should_stop=should_stop)
             return pipeline.refine(
-                base, None, params, references, on_step=listener, should_stop=self.stop.is_set
+                base, None, params, references, on_step=listener, should_stop=should_stop
             )
 
         result = await asyncio.to_thread(paint)
@@ -325,20 +353,28 @@ class JobRun:
             row.analysis = {"face": record, "found": choice.found}
         return reference_from_face(name, image, choice, size)
 
-    async def outputs(self, result, prefix: str) -> dict:
+    async def outputs(self, result, prefix: str) -> dict | None:
+        """Encode the outputs, then write each under the attempt's prefix while the lease is
+        confirmed; None (and nothing left under the prefix) once it is not."""
         from core.diffusion.pngmeta import png_bytes
 
-        media = self.state.media
-        keys = {"final": f"{prefix}/final.png"}
-        await media.put(keys["final"], png_bytes(result.final, result.params), "image/png")
-        derivatives = await asyncio.to_thread(make_derivatives, result.final)
-        for d in derivatives:
-            key = f"{prefix}/{d.width}.{d.extension}"
-            await media.put(key, d.data, d.content_type)
-            keys[f"{d.width}.{d.extension}"] = key
+        def encode() -> tuple[dict[str, tuple[str, bytes, str]], str]:
+            png = png_bytes(result.final, result.params)
+            files = {"final": (f"{prefix}/final.png", png, "image/png")}
+            for d in make_derivatives(result.final):
+                name = f"{d.width}.{d.extension}"
+                files[name] = (f"{prefix}/{name}", d.data, d.content_type)
+            return files, make_thumbhash(result.final)
+
+        files, thumbhash = await asyncio.to_thread(encode)
+        for key, data, content_type in files.values():
+            if not await self.lease.confirmed():
+                await self.state.media.delete(prefix)
+                return None
+            await self.state.media.put(key, data, content_type)
         return {
-            "keys": keys,
-            "thumbhash": make_thumbhash(result.final),
+            "keys": {name: key for name, (key, _, _) in files.items()},
+            "thumbhash": thumbhash,
             "size": list(result.final.size),
             "params": result.params.model_dump(mode="json"),
             "seconds": result.seconds,

@@ -9,7 +9,8 @@ renews while the GPU works) → done, failed or cancelled.
   lost it. SAQ's own heartbeat, timeout and sweep are not used: they cannot tell a dead
   worker from a busy one.
 - SIGTERM: no new jobs (not even one fetched in that moment); the current one may finish
-  within `worker_grace_s`, else it stops at the next step and goes back to the queue.
+  within `worker_grace_s`, else it stops at the next step and goes back to the queue. An idle
+  worker exits at once: no upkeep loop waits out its sleep.
 - Redis or the database away: every loop backs off and logs once per outage.
 """
 
@@ -21,6 +22,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -29,7 +31,7 @@ from saq import CronJob, Worker
 from core.config import Settings
 from core.errors import UserInputError
 from core.jobs import metrics
-from core.jobs.outage import is_transient, shared
+from core.jobs.outage import is_transient, pause, shared
 from core.jobs.queue import JobQueue
 from core.jobs.reaper import Reaper
 from core.jobs.run import JobRun
@@ -62,6 +64,9 @@ class WorkerState:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Set on SIGUSR1 (a spot interruption is coming): hand the current job back right away.
     evacuate: asyncio.Event = field(default_factory=asyncio.Event)
+    # The jobs this process's attempts hold: its reaper never takes them (only the event loop
+    # touches it, so it needs no lock).
+    painting: set[uuid.UUID] = field(default_factory=set)
 
     @property
     def redis(self) -> Redis:
@@ -117,7 +122,7 @@ class SpineWorker(Worker):
         return [
             asyncio.create_task(self._every(self.schedule, self.timers["schedule"])),
             asyncio.create_task(self._every(self.worker_info, self.timers["worker_info"])),
-            asyncio.create_task(self.reaper.run(self.event.is_set)),
+            asyncio.create_task(self.reaper.run(self.event)),
         ]
 
     async def _every(self, work, seconds: float) -> None:
@@ -128,9 +133,9 @@ class SpineWorker(Worker):
             except Exception as exc:
                 if not is_transient(exc):
                     log.exception("upkeep failed")
-                await asyncio.sleep(self.outage.failed(exc) if is_transient(exc) else seconds)
+                await pause(self.event, self.outage.failed(exc) if is_transient(exc) else seconds)
                 continue
-            await asyncio.sleep(seconds)
+            await pause(self.event, seconds)
 
 
 def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
@@ -144,7 +149,11 @@ def make_worker(state: WorkerState, concurrency: int = 1) -> Worker:
 
     settings = state.settings
     reaper = Reaper(
-        state.queue, settings.job_heartbeat_s, settings.reaper_interval_s, state.worker_id
+        state.queue,
+        settings.job_heartbeat_s,
+        settings.reaper_interval_s,
+        state.worker_id,
+        painting=lambda: state.painting,
     )
     worker = SpineWorker(
         state.queue.saq,
@@ -210,7 +219,15 @@ def run_worker(settings: Settings, concurrency: int = 1) -> None:
     state = WorkerState(settings, db, make_media(settings), queue)
     worker = make_worker(state, concurrency)
     started = time.monotonic()
+
+    async def serve() -> None:
+        try:
+            await worker.start()
+        finally:  # nothing left open that would keep the process from exiting
+            await queue.close()
+            await db.dispose()
+
     try:
-        asyncio.run(worker.start())
+        asyncio.run(serve())
     finally:
         log.info("worker stopped after %.0f s", time.monotonic() - started)

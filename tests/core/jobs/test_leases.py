@@ -1,0 +1,216 @@
+"""Leases with real `narcis worker` processes: a live attempt never loses its job — not to a
+worker whose clock runs ahead, not under load — a dead one's job is taken on time, a stalled one
+writes nothing once it lost its job, and an idle worker stops at once on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.core.jobs.audit import audit, table, wait_terminal
+from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
+from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_for_step, wait_until
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+AHEAD = {  # a host whose clock runs 120 s ahead (its monotonic clock is its own)
+    "LD_PRELOAD": str(FAKETIME),
+    "FAKETIME": "+120s",
+    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+}
+TAKEN = ("stopped answering", "the job was lost")  # what a worker logs when a job is taken
+
+
+def attempts(stack: Stack, job_ids: list[str]) -> dict[str, int]:
+    async def go():
+        queue = stack.queue()
+        try:
+            return {j: (await queue.status(j)).attempts for j in job_ids}
+        finally:
+            await queue.close()
+
+    return stack.run(go())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_worker_whose_clock_runs_120_s_ahead_takes_nothing_idle_or_busy(stack, astronaut):
+    """Whichever of the two takes the first job, one sweeps idle beside the other's painting,
+    then both paint: the worker ahead is the idle one, or its leases look 120 s longer."""
+    assert FAKETIME.exists(), "libfaketime is missing: run scripts/setup.sh"
+    key = stack.run(stack.store(astronaut))
+    stack.start_worker()
+    ahead = stack.start_worker(**AHEAD)
+    wait_ready(stack, 2)
+    [first], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=384))
+    wait_until(lambda: first in stack.run(holders(stack)), 30, 0.1)
+    time.sleep(3 * REAPER_S)  # one paints, the other's reaper sweeps
+    [second], more = stack.run(submit_paid(stack, key, 1, steps=30, crop=128))
+    wait_until(lambda: second in stack.run(holders(stack)), 30, 0.1)
+    busy = stack.run(holders(stack))
+    time.sleep(3 * REAPER_S)  # both paint, both reapers sweep
+    stack.run(wait_terminal(stack, [second], timeout=60))
+    stack.run(_cancel(stack, first))  # long enough for any machine's speed: stop it here
+    statuses = stack.run(wait_terminal(stack, [first, second], timeout=30))
+    found = stack.run(audit(stack, [first, second], payer | more))
+    idle_one = "ahead" if busy[second][0].endswith(f"-{ahead.pid}") else "on time"
+    print("\n" + table([found.row(f"120 s ahead beside on time; idle first: {idle_one}")]))
+    assert len(busy) == 2 and busy[first][0] != busy[second][0], busy
+    assert statuses == {first: "cancelled", second: "done"}, stack.logs()[-4000:]
+    assert attempts(stack, [first, second]) == {first: 1, second: 1}, stack.logs()[-4000:]
+    assert not any(t in stack.logs() for t in TAKEN), stack.logs()[-4000:]
+    assert found.clean, found
+
+
+async def _cancel(stack: Stack, *job_ids: str) -> None:
+    queue = stack.queue()
+    try:
+        for job_id in job_ids:
+            await queue.cancel(job_id)
+    finally:
+        await queue.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_busy_workers_one_killed_its_job_is_requeued_within_two_reaper_intervals(
+    stack, astronaut
+):
+    key = stack.run(stack.store(astronaut))
+    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=384))
+    stack.start_worker()
+    stack.start_worker()
+    wait_until(lambda: len(stack.run(holders(stack))) == 2, 120, 0.1)
+    victim, (worker, _) = sorted(stack.run(holders(stack)).items())[0]
+    killed = time.monotonic()
+    kill(process_of(stack, worker))
+    wait_until(lambda: victim not in stack.run(holders(stack)), 30, 0.1)
+    requeued_s = time.monotonic() - killed
+    stack.run(_cancel(stack, *job_ids))  # both long: what counts is done
+    statuses = stack.run(wait_terminal(stack, job_ids, timeout=30))
+    found = stack.run(audit(stack, job_ids, payer))
+    print("\n" + table([found.row("kill -9 one of two busy", requeued_s=round(requeued_s, 1))]))
+    assert requeued_s <= HEARTBEAT_S + 2 * REAPER_S  # the lease, then two reaper intervals
+    assert set(statuses.values()) == {"cancelled"} and found.clean, found
+    assert attempts(stack, job_ids) == {j: 1 for j in job_ids}
+    assert "the job was lost" not in stack.logs()  # the live one kept its job
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_job_painted_at_low_priority_while_every_core_is_hogged_is_done_on_attempt_1(
+    stack, astronaut
+):
+    key = stack.run(stack.store(astronaut))
+    stack.start_worker(wrap=("nice", "-n", "10"))
+    wait_ready(stack, 1)
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        job_ids, payer = stack.run(submit_paid(stack, key, 1, steps=8, crop=64))
+        statuses = stack.run(wait_terminal(stack, job_ids, timeout=120))
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    found = stack.run(audit(stack, job_ids, payer))
+    print("\n" + table([found.row("nice 10 beside two busy loops per core")]))
+    assert set(statuses.values()) == {"done"}, stack.logs()[-4000:]
+    assert attempts(stack, job_ids) == {job_ids[0]: 1}
+    assert not any(t in stack.logs() for t in TAKEN) and found.clean, found
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_stopped_past_its_lease_near_the_end_writes_nothing_once_resumed(stack, astronaut):
+    key = stack.run(stack.store(astronaut))
+    [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=12, crop=128))
+    stack.start_worker()
+    stack.start_worker()
+    stack.run(wait_for_step(stack, job_id, 10))  # two steps left: a zombie would store
+    frozen = process_of(stack, stack.run(holders(stack))[job_id][0])
+    frozen.send_signal(signal.SIGSTOP)
+    wait_until(lambda: stack.run(holders(stack)).get(job_id, ("", 0))[1] == 2, 60, 0.1)
+    frozen.send_signal(signal.SIGCONT)
+    statuses = stack.run(wait_terminal(stack, [job_id], timeout=120))
+    wait_until(lambda: "the job was lost" in _log_of(stack, frozen), 30)
+    found = stack.run(audit(stack, [job_id], payer))
+    print("\n" + table([found.row("SIGSTOP two steps before the end, past the lease")]))
+    assert statuses == {job_id: "done"} and found.clean, found
+    assert not stack.run(stack.media.keys(f"portraits/{job_id}/1/"))
+    assert "storing outputs" not in _log_of(stack, frozen), _log_of(stack, frozen)[-3000:]
+
+
+def _log_of(stack: Stack, process: subprocess.Popen) -> str:
+    return (stack.root / f"worker-{stack.workers.index(process)}.log").read_text()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_idle_worker_exits_at_once_on_sigterm_and_takes_no_new_job(stack, astronaut):
+    key = stack.run(stack.store(astronaut))
+    idle = stack.start_worker()
+    wait_ready(stack, 1)
+    time.sleep(1)
+    idle.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    [job_id], _ = stack.run(submit_paid(stack, key, 1, steps=2))
+    assert idle.wait(timeout=30) == 0
+    exited_s = time.monotonic() - started
+    print(f"\nidle worker exited {exited_s:.1f} s after SIGTERM")
+    assert exited_s <= 5, stack.logs()[-2000:]  # it waited out a 10 s upkeep sleep
+    assert stack.run(holders(stack)) == {} and "started attempt" not in stack.logs()
+    assert attempts(stack, [job_id]) == {job_id: 0}
+
+
+@pytest.fixture
+def own_postgres(tmp_path, redis_db_url, tiny_models):
+    """A PostgreSQL server of this test's own, whose settings it may change."""
+    from core.store.migrate import upgrade
+    from tests.services import PostgresServer
+
+    server = PostgresServer()
+    server.create()
+    upgrade(server.url)
+    built = Stack(tmp_path, server.url, redis_db_url, tiny_models)
+    yield server, built
+    built.stop_workers()
+    server.remove()
+
+
+def test_a_read_only_database_is_one_outage_and_takes_no_live_job(own_postgres, astronaut):
+    server, stack = own_postgres
+    key = stack.run(stack.store(astronaut))
+    [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=384))
+    stack.start_worker()
+    stack.start_worker()
+    wait_until(lambda: job_id in stack.run(holders(stack)), 120, 0.1)
+    wait_ready(stack, 2)
+    stack.run(_read_only(server, True))  # a failover to a standby: reads work, writes fail
+    time.sleep(5 * REAPER_S)
+    stack.run(_read_only(server, False))
+    wait_until(lambda: stack.logs().count("the database is back") >= 2, 30)
+    time.sleep(2 * HEARTBEAT_S)  # time for a reaper to take the job, if it would
+    stack.run(_cancel(stack, job_id))
+    statuses = stack.run(wait_terminal(stack, [job_id], timeout=30))
+    found = stack.run(audit(stack, [job_id], payer))
+    logs = stack.logs()
+    lines = (logs.count("the database is not answering"), logs.count("the database is back"))
+    print("\n" + table([found.row("PostgreSQL read-only 10 s", outage_lines=lines)]))
+    assert lines == (2, 2), logs[-4000:]  # one outage, one recovery, per worker
+    assert statuses == {job_id: "cancelled"} and found.clean, found
+    assert attempts(stack, [job_id]) == {job_id: 1}
+    assert not any(t in logs for t in TAKEN) and "Traceback" not in logs, logs[-4000:]
+
+
+async def _read_only(server, on: bool) -> None:
+    import asyncpg
+
+    name = "default_transaction_read_only"
+    setting = f"SET {name} = on" if on else f"RESET {name}"
+    connection = await asyncpg.connect(server.url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(f"ALTER SYSTEM {setting}")
+        await connection.execute("SELECT pg_reload_conf()")  # open sessions take it too
+    finally:
+        await connection.close()
