@@ -44,7 +44,9 @@ GC_YOUNG = 50_000  # allocations between young collections (Python's default: 70
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     services = Services.build(settings)
-    sessions = Sessions(services.redis, secure=settings.site_https)
+    sessions = Sessions(
+        services.redis, secure=settings.site_https, secret=settings.secret_key.get_secret_value()
+    )
     news, checker = WallNews(services.redis), PhotoChecker()
 
     async def close() -> None:

@@ -1,13 +1,12 @@
 """Allowed hosts, CSRF, security headers and the upload rate limit, configured from the settings.
 
-CSRF: every unsafe request carries the session's own token (a form field or the
-`x-csrftoken` header) and, when the browser names where it comes from (Origin, or else
-Referer), that is this site. A token is worth nothing outside the session it was made for.
+CSRF: every unsafe request carries a token signed for this browser's nonce cookie and its
+session (a form field or the `x-csrftoken` header; photowall/sessions.py makes and checks it)
+and, when the browser names where it comes from (Origin, or else Referer), that is this site.
 """
 
 from __future__ import annotations
 
-import secrets
 from fnmatch import fnmatch
 from urllib.parse import urlsplit
 
@@ -76,12 +75,11 @@ async def check_request(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
     _check_origin(request)
-    expected = visit_of(request.scope).get("csrf")
     given = request.headers.get(CSRF_HEADER)
     if given is None and _is_form(request):
         value = (await request.form()).get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    if not expected or not given or not secrets.compare_digest(expected, given):
+    if not given or not visit_of(request.scope).csrf_matches(given):
         raise PermissionDeniedException("CSRF token missing or not this session's")
 
 
