@@ -138,7 +138,7 @@ async def _form_error(
         style=data.style,
         job_id=job_id,
     )
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+    return Response(body, status_code=status, media_type="text/html")
 
 
 async def _visible_job(services: Services, job_id: str) -> Portrait:
