@@ -103,3 +103,13 @@ def test_health_reports_an_unmigrated_database(tmp_path, redis_db_url, monkeypat
     assert response.status_code == 503
     assert response.json()["schema"] == "the database is empty: run `narcis db upgrade`"
     assert response.json()["database"] == "ok"
+
+
+def test_painting_a_placeholder_prints_nothing(capfd) -> None:
+    from photowall.wall import placeholder
+
+    from core.store.derivatives import make_thumbhash
+    from tests.site.seed import picture
+
+    assert placeholder(make_thumbhash(picture(5, 48))).startswith("data:image/png;base64,")
+    assert capfd.readouterr().out == ""  # was: the aspect ratio, a stray float per picture
