@@ -18,9 +18,11 @@ def serve(
     import uvicorn
 
     from core.config import require_real_secret
+    from core.store.migrate import require_current
 
     config = settings()  # fail here, in one line, on a bad setting
     require_real_secret(config, host, *config.site_hosts)
+    require_current(config.database)  # a site that could only answer 503 does not start
     uvicorn.run(
         "photowall.app:create_app",
         factory=True,
@@ -29,6 +31,6 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-For is believed from NARCIS_SITE_PROXIES only
         server_header=False,
     )

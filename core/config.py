@@ -19,6 +19,7 @@ from core.errors import ConfigError
 ENV_PREFIX = "NARCIS_"
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S*$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 # Anyone can sign a cookie with a key that is in the source: fine on loopback only.
@@ -64,6 +65,14 @@ class Settings(BaseSettings):
     site_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "*.localhost")
     site_https: bool = False  # secure cookies; on behind TLS in production
     site_uploads_per_minute: int = 6
+    # New guests or accounts (each brings its five free tokens) per client address and day
+    site_free_starts_per_day: int = 10
+    # Peers whose X-Forwarded-For is believed (addresses or networks: the load balancer); from
+    # anyone else the header is ignored and the peer is the client
+    site_proxies: tuple[str, ...] = ()
+    # Where the public reaches the site: absolute URLs (og:image, share links) are built from
+    # it, never from a request's Host header
+    site_origin: str = "http://127.0.0.1:8000"
     retention_days: int = 7  # reference photos are purged after this
     # the workbench (operators only: set a password unless it listens on loopback)
     workbench_user: str = "operator"
@@ -91,6 +100,23 @@ class Settings(BaseSettings):
         if value is not None and not _URL.match(value):
             raise ValueError(f"malformed URL {value!r} (expected scheme://…)")
         return value
+
+    @field_validator("site_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("site_origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if not _ORIGIN.match(value):
+            raise ValueError(f"{value!r} is not an origin (expected https://name[:port])")
+        return value.lower()
 
     @field_validator("data_dir")
     @classmethod

@@ -160,7 +160,13 @@ def stack(tmp_path, database_url, redis_db_url, tiny_models):
 
 
 @pytest.fixture
-def site(tmp_path, redis_db_url, monkeypatch):
+def site_env() -> dict[str, str]:
+    """Settings a test adds to its `site` (override by parametrizing `site_env`)."""
+    return {}
+
+
+@pytest.fixture
+def site(tmp_path, redis_db_url, monkeypatch, site_env):
     """The photowall app on a fresh SQLite database and Redis, with a Litestar test client."""
     from litestar.testing import TestClient
     from photowall.app import create_app
@@ -172,6 +178,8 @@ def site(tmp_path, redis_db_url, monkeypatch):
     monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("NARCIS_REDIS_URL", redis_db_url)
     monkeypatch.setenv("NARCIS_SITE_UPLOADS_PER_MINUTE", "100")
+    for name, value in site_env.items():
+        monkeypatch.setenv(name, value)
     settings = load_settings()
     upgrade(settings.database)
     with TestClient(app=create_app(settings), base_url="http://127.0.0.1") as client:

@@ -42,6 +42,8 @@ class Stack:
     def env(self, **extra: str) -> dict[str, str]:
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            # the code under test, also where the editable install points elsewhere (a worktree)
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
             "HF_HUB_OFFLINE": "1",
             "NARCIS_DATA_DIR": str(self.root),
             "NARCIS_DATABASE_URL": self.database_url,

@@ -10,10 +10,12 @@ Within one attempt, `EventStream` publishes from a single task, so steps land in
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import aclosing
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -23,11 +25,16 @@ from core.jobs.outage import is_transient, shared
 EventType = Literal["queued", "started", "step", "preview", "done", "failed", "cancelled"]
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 LOG_TTL = 24 * 3600
+POLL_S = 5.0  # a bounded read of the subscription
+READS_AT_ONCE = 1  # sub-millisecond each: a thousand pages opened at once wait 0.2 s
 log = logging.getLogger("narcis.events")
+T = TypeVar("T")
 
-# KEYS: log, state, channel; ARGV: event JSON, ttl, "1" if terminal. Returns the stamped
-# event, or nil when refused (a stale attempt's event, or anything after the terminal one).
+# KEYS: log, state, channel, tombstone; ARGV: event JSON, ttl, "1" if terminal. Returns the
+# stamped event, or nil when refused (a stale attempt's event, anything after the terminal one,
+# anything of an erased job).
 _APPEND = """
+if redis.call('EXISTS', KEYS[4]) == 1 then return false end
 if redis.call('HEXISTS', KEYS[2], 'ended') == 1 then return false end
 local event = cjson.decode(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[2], 'attempt') or '0')
@@ -75,12 +82,21 @@ def event_keys(job_id: str) -> tuple[str, str]:
     return _log(job_id), _state(job_id)
 
 
+def tombstone_key(job_id: str) -> str:
+    """Set when a job is erased, so that an attempt still running cannot log it again; named
+    by a hash, so that not even the id stays."""
+    return "narcis:events-erased:" + hashlib.sha1(job_id.encode()).hexdigest()
+
+
 async def publish(redis: Redis, event: JobEvent) -> JobEvent | None:
     """Append to the job's log and broadcast; the stamped event, or None when refused."""
     stamped = event.model_copy(update={"at": event.at or time.time()})
-    keys = [_log(event.job_id), _state(event.job_id), _channel(event.job_id)]
+    job_id = event.job_id
+    keys = [_log(job_id), _state(job_id), _channel(job_id), tombstone_key(job_id)]
     terminal = "1" if event.type in TERMINAL else "0"
-    payload = await redis.eval(_APPEND, 3, *keys, stamped.model_dump_json(), LOG_TTL, terminal)
+    payload = await redis.eval(
+        _APPEND, len(keys), *keys, stamped.model_dump_json(), LOG_TTL, terminal
+    )
     return None if payload is None else JobEvent.model_validate_json(payload)
 
 
@@ -100,32 +116,128 @@ async def history(redis: Redis, job_id: str) -> list[JobEvent]:
     ]
 
 
-async def follow(
-    redis: Redis, job_id: str, timeout: float | None = None
-) -> AsyncIterator[JobEvent]:
-    """Every event of the job in order, past and future, until a terminal one."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    async with redis.pubsub() as pubsub:
-        await pubsub.subscribe(_channel(job_id))  # subscribe first: nothing slips between
+class JobEvents:
+    """Every job's live events from one pattern subscription per process, fanned out in memory
+    to the streams that follow each job: an open job page costs a queue, not a Redis connection
+    (each used to hold its own pub/sub connection for up to 30 minutes).
+
+    Each stream subscribes (in memory) before it reads the log, and the process's subscription
+    is confirmed before any log is read, so nothing slips between the two. When the
+    subscription is renewed after an outage every stream re-reads its log for what it missed.
+    Used from one event loop; a new loop (a later `asyncio.run`) starts afresh.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop and not self._task.done():
+            return
+        self._loop = loop
+        self._inboxes: dict[str, set[asyncio.Queue[JobEvent | None]]] = {}
+        self._ready = asyncio.Event()
+        # Log reads at once, at most: a thousand pages opened together would otherwise each
+        # take a connection from the pool, which keeps them open afterwards.
+        self._reads = asyncio.Semaphore(READS_AT_ONCE)
+        self._task = loop.create_task(self._listen())
+
+    async def follow(self, job_id: str, timeout: float | None = None) -> AsyncIterator[JobEvent]:
+        """Every event of the job in order, past and future, until a terminal one (or until
+        `timeout` seconds have passed)."""
+        self._start()
+        deadline = None if timeout is None else self._loop.time() + timeout
+        inbox: asyncio.Queue[JobEvent | None] = asyncio.Queue()
+        self._inboxes.setdefault(job_id, set()).add(inbox)
+        try:
+            await self._within(self._ready.wait(), deadline)  # from now on, what is sent is heard
+            async with aclosing(self._in_order(job_id, inbox, deadline)) as events:
+                async for event in events:
+                    yield event
+                    if event.type in TERMINAL:
+                        return
+        except TimeoutError:
+            return
+        finally:
+            inboxes = self._inboxes.get(job_id, set())
+            inboxes.discard(inbox)
+            if not inboxes:
+                self._inboxes.pop(job_id, None)
+
+    async def _in_order(
+        self, job_id: str, inbox: asyncio.Queue[JobEvent | None], deadline: float | None
+    ) -> AsyncIterator[JobEvent]:
+        """The log first, then what is heard; a gap (or a renewed subscription, None) is
+        filled from the log. Event n is the log's n-th entry."""
         seen = 0
-        for event in await history(redis, job_id):
+        for event in await self._history(job_id):
             seen = event.seq
             yield event
-            if event.type in TERMINAL:
-                return
-        while deadline is None or time.monotonic() < deadline:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is None:
+        while True:
+            heard = await self._within(inbox.get(), deadline)
+            if heard is not None and heard.seq <= seen:
                 continue
-            event = JobEvent.model_validate_json(message["data"])
-            if event.seq <= seen:
-                continue
-            for missed in (await history(redis, job_id))[seen : event.seq - 1]:
-                yield missed  # a gap means we missed a broadcast; the log has it
-            seen = event.seq
-            yield event
-            if event.type in TERMINAL:
-                return
+            if heard is None or heard.seq > seen + 1:
+                missed = (await self._history(job_id))[seen:]
+            else:
+                missed = [heard]
+            for event in missed:
+                seen = event.seq
+                yield event
+
+    async def _within(self, waiting: Awaitable[T], deadline: float | None) -> T:
+        """`waiting`'s result, or TimeoutError at the deadline (never a timeout around a
+        `yield`: it would cancel whatever the reader does meanwhile)."""
+        if deadline is None:
+            return await waiting
+        return await asyncio.wait_for(waiting, max(0.0, deadline - self._loop.time()))
+
+    async def _history(self, job_id: str) -> list[JobEvent]:
+        async with self._reads:
+            return await history(self.redis, job_id)
+
+    async def _listen(self) -> None:
+        outage = shared("redis")
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.psubscribe(_channel("*"))
+                    while (await pubsub.get_message(timeout=POLL_S) or {}).get("type") != (
+                        "psubscribe"
+                    ):
+                        pass  # confirmed: Redis now sends us every event published
+                    outage.ok()
+                    self._subscribed()
+                    while True:
+                        # A bounded wait, never `listen()` (see photowall/news.py)
+                        message = await pubsub.get_message(timeout=POLL_S)
+                        if message is not None and message["type"] == "pmessage":
+                            self._deliver(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._ready.clear()
+                if not is_transient(exc):
+                    log.exception("job events: subscription failed; retrying")
+                await asyncio.sleep(outage.failed(exc))
+
+    def _subscribed(self) -> None:
+        if self._inboxes:  # a renewed subscription: each stream re-reads what it missed
+            for inboxes in self._inboxes.values():
+                for inbox in inboxes:
+                    inbox.put_nowait(None)
+        self._ready.set()
+
+    def _deliver(self, payload: bytes) -> None:
+        event = JobEvent.model_validate_json(payload)
+        for inbox in self._inboxes.get(event.job_id, ()):
+            inbox.put_nowait(event)
+
+    async def close(self) -> None:
+        if self._loop is asyncio.get_running_loop() and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 class EventStream:

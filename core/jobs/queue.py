@@ -13,12 +13,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from saq.job import ABORT_ID_PREFIX
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import CapacityError, QueueBusy, UserInputError
 from core.jobs import lifecycle
-from core.jobs.events import JobEvent, event_keys, follow, publish
+from core.jobs.events import LOG_TTL, JobEvent, JobEvents, event_keys, publish, tombstone_key
 from core.jobs.fetch import FetchQueue
 from core.jobs.outage import BUSY, is_transient, make_redis
 from core.jobs.spec import PortraitSpec
@@ -43,9 +44,11 @@ class JobQueue:
     def __init__(self, redis_url: str, db: Database) -> None:
         self.db = db
         self.redis = make_redis(redis_url)
+        self.job_events = JobEvents(self.redis)  # one subscription for every follower
         self.saq = FetchQueue(make_redis(redis_url), name=QUEUE_NAME)
 
     async def close(self) -> None:
+        await self.job_events.close()
         try:
             await self.saq.disconnect()
         except Exception as exc:
@@ -92,9 +95,11 @@ class JobQueue:
 
     async def enqueue(self, job_id: str) -> None:
         """Put the job on SAQ; a job already there (same key) is left alone. Liveness and time
-        limits are the worker's (its lease), so SAQ's own heartbeat and timeout are off."""
+        limits are the worker's (its lease), so SAQ's own heartbeat and timeout are off. A
+        finished job leaves no SAQ record behind (ttl -1): the database is the record, and an
+        erased person's job must not come back when a cancelled attempt ends."""
         await self.saq.enqueue(
-            "run_portrait", key=job_id, job_id=job_id, retries=1, timeout=0, heartbeat=0
+            "run_portrait", key=job_id, job_id=job_id, retries=1, timeout=0, heartbeat=0, ttl=-1
         )
 
     async def announce(self, job_id: uuid.UUID) -> None:
@@ -160,23 +165,39 @@ class JobQueue:
         return cancelled
 
     def events(self, job_id: str, timeout: float | None = None) -> AsyncIterator[JobEvent]:
-        return follow(self.redis, job_id, timeout)
+        return self.job_events.follow(job_id, timeout)
 
     async def forget(self, job_ids: list[str]) -> None:
-        """Every trace of these (ended) jobs in Redis: their event logs and SAQ's records,
-        also where SAQ lists them (for erasing a person's data)."""
+        """Every trace of these jobs in Redis: their event logs and SAQ's records, also where
+        SAQ lists them (for erasing a person's data). SAQ's keys are touched only after their
+        type is checked (a worker's scheduler holds plain string locks beside them), and a
+        tombstone keeps a still-running attempt from writing the event log back. Idempotent:
+        an erase that stopped half-way is finished by running it again."""
         saq = self.saq
-        records = [saq.job_id(j) for j in job_ids]  # "saq:job:<queue>:<key>"
-        if not records:
-            return
-        async with saq.redis.pipeline(transaction=True) as pipe:
-            for record in records:
-                pipe.lrem(saq.namespace("queued"), 0, record)
-                pipe.lrem(saq.namespace("active"), 0, record)
-                pipe.zrem(saq.namespace("incomplete"), record)
-                pipe.zrem(saq.namespace("schedule"), record)
-            pipe.delete(*records, *(k for j in job_ids for k in event_keys(j)))
-            await pipe.execute()
+        lists = [saq.namespace("queued"), saq.namespace("active"), saq.incomplete_key()]
+        for start in range(0, len(job_ids), FORGET_BATCH):
+            keys = list(lists)
+            for job_id in job_ids[start : start + FORGET_BATCH]:
+                record = saq.job_id(job_id)  # "saq:job:<queue>:<key>", also its id in the lists
+                keys += [record, f"{ABORT_ID_PREFIX}{job_id}", *event_keys(job_id)]
+                keys.append(tombstone_key(job_id))
+            await self.redis.eval(_FORGET, len(keys), *keys, LOG_TTL)
+
+
+# KEYS: SAQ's queued and active lists and its incomplete sorted set, then per job: its SAQ
+# record, its abort flag, its event log and state, its tombstone. ARGV: the tombstone's ttl.
+_FORGET = """
+local function is(key, kind) return redis.call('TYPE', key)['ok'] == kind end
+for i = 4, #KEYS, 5 do
+  local record = KEYS[i]
+  if is(KEYS[1], 'list') then redis.call('LREM', KEYS[1], 0, record) end
+  if is(KEYS[2], 'list') then redis.call('LREM', KEYS[2], 0, record) end
+  if is(KEYS[3], 'zset') then redis.call('ZREM', KEYS[3], record) end
+  redis.call('DEL', record, KEYS[i + 1], KEYS[i + 2], KEYS[i + 3])
+  redis.call('SET', KEYS[i + 4], '1', 'EX', ARGV[1])
+end
+"""
+FORGET_BATCH = 200  # jobs per script call: a person with thousands stays a few short calls
 
 
 def _rows(job_id: uuid.UUID, spec: PortraitSpec) -> list:

@@ -4,6 +4,7 @@ signup moves a guest's tokens to the new account in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -97,14 +98,47 @@ def _dummy_hash() -> str:
     return _hasher.hash(uuid.uuid4().hex)
 
 
+# Scripts that one language writes together: Japanese mixes kanji and kana, Korean hangul and
+# hanja. Any other mix inside one part of an address is a look-alike (a Cyrillic "а" in "pаypal").
+_ONE_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "HALFWIDTH": "CJK"}
+
+
+def email_key(email: str) -> str:
+    """How addresses are compared and stored: NFKC-normalised and case-folded, so that two
+    addresses that display the same (a full-width "ａ", "Ａ") are one account."""
+    return unicodedata.normalize("NFKC", email).casefold().strip()
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored, or UserInputError for what is no address, hides characters
+    (direction overrides, zero-width), or mixes alphabets within a name."""
+    key = email_key(email)
+    if "@" not in key or len(key) > 320 or any(c.isspace() for c in key):
+        raise UserInputError(f"{email!r} is not an email address")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in key):
+        raise UserInputError(
+            "the email address holds invisible or direction-changing characters; type it plainly"
+        )
+    for part in key.replace("@", ".").split("."):
+        if len(_scripts(part)) > 1:
+            raise UserInputError(
+                f"{part!r} in the email address mixes alphabets (such as Latin and Cyrillic); "
+                "type each part in one"
+            )
+    return key
+
+
+def _scripts(text: str) -> set[str]:
+    names = (unicodedata.name(c, "UNKNOWN").split()[0] for c in text if c.isalpha())
+    return {_ONE_SCRIPT.get(name, name) for name in names}
+
+
 async def create_account(
     db: Database, email: str, password: str, role: str = "user", guest_id: uuid.UUID | None = None
 ) -> UserAccount:
     """A new account. Its tokens are the signing-up guest's (what is left of their five), or a
     fresh guest's five: signing up before uploading loses nothing, and gains nothing either."""
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 320:
-        raise UserInputError(f"{email!r} is not an email address")
+    email = normalise_email(email)
     password_hash = await asyncio.to_thread(hash_password, password)
     async with db.session() as session:
         if await session.scalar(select(UserAccount.id).where(UserAccount.email == email)):
@@ -132,7 +166,7 @@ async def log_in(
     anyone farm tokens (log out, upload as a new guest, log in again: +4 each round)."""
     async with db.session() as session:
         account = await session.scalar(
-            select(UserAccount).where(UserAccount.email == email.strip().lower())
+            select(UserAccount).where(UserAccount.email == email_key(email))
         )
     stored = account.password_hash if account is not None else None
     matches = await asyncio.to_thread(verify_password, stored or _dummy_hash(), password)

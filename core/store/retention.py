@@ -32,7 +32,7 @@ async def purge_references(db: Database, media: MediaStore, days: int) -> int:
 
 @dataclass(frozen=True)
 class Erased:
-    job_ids: list[str]  # for the caller to forget in its caches
+    job_ids: list[str]
     photos: int
 
 
@@ -42,25 +42,37 @@ async def erase_person(
     guest_ids: list[uuid.UUID],
     user_id: uuid.UUID | None,
     cancel: Callable[[str], Awaitable[object]],
+    forget: Callable[[list[str]], Awaitable[object]],
 ) -> Erased:
     """Every portrait, job, reference photo and derivative of a person: their guest sessions
-    and their account alike, wherever they uploaded from.
+    and their account alike, wherever they uploaded from. The rows go last: while they stand,
+    an erase that stopped half-way (an outage, a crash) is finished by the next one.
 
-    1. Cancel their unfinished jobs first (`cancel` refunds the token and stops the worker).
-    2. Delete the rows: portraits, jobs, reference photos with their face analysis.
+    1. Cancel their unfinished jobs (`cancel` refunds the token and stops the worker).
+    2. Forget the jobs in the caches (`forget`: event logs and queue records).
     3. Delete the files: portraits with every derivative, and each guest's photo folder.
+    4. Delete the rows: portraits, jobs, reference photos with their face analysis.
     """
     owner = Portrait.session_id.in_(guest_ids)
     if user_id is not None:
         owner = owner | (Portrait.user_id == user_id)
-    # 1. Cancel what is still queued or running
     async with db.session() as session:
         portraits = (await session.scalars(select(Portrait).where(owner))).all()
+        jobs = (await session.scalars(select(Job.id).where(Job.session_id.in_(guest_ids)))).all()
     ids = [p.id for p in portraits]
+    job_ids = [str(i) for i in sorted({*ids, *jobs})]
+    # 1. Cancel what is still queued or running
     for portrait in portraits:
         if portrait.status not in FINISHED:
             await cancel(str(portrait.id))
-    # 2. Rows
+    # 2. Caches
+    await forget(job_ids)
+    # 3. Files
+    for portrait_id in ids:
+        await media.delete(f"portraits/{portrait_id}")
+    for guest in guest_ids:
+        await media.delete(owner_prefix(guest))
+    # 4. Rows
     photo_rows = ReferenceFace.session_id.in_(guest_ids)
     for guest in guest_ids:
         photo_rows = photo_rows | ReferenceFace.storage_key.startswith(f"{owner_prefix(guest)}/")
@@ -68,9 +80,4 @@ async def erase_person(
         await session.execute(delete(Job).where(Job.id.in_(ids) | Job.session_id.in_(guest_ids)))
         await session.execute(delete(Portrait).where(Portrait.id.in_(ids)))
         photos = (await session.execute(delete(ReferenceFace).where(photo_rows))).rowcount
-    # 3. Files
-    for portrait_id in ids:
-        await media.delete(f"portraits/{portrait_id}")
-    for guest in guest_ids:
-        await media.delete(owner_prefix(guest))
-    return Erased([str(i) for i in ids], photos)
+    return Erased(job_ids, photos)

@@ -22,6 +22,7 @@ from core.config import Settings, load_settings
 from core.errors import CapacityError, QueueBusy, UserInputError
 from core.jobs.outage import BUSY, is_transient
 from photowall.checks import PhotoChecker
+from photowall.head import HeadMiddleware
 from photowall.news import WallNews
 from photowall.render import render
 from photowall.routes import accounts, admin, health, make, media, mine, wall
@@ -29,6 +30,7 @@ from photowall.security import (
     check_request,
     headers_hook,
     hosts_middleware,
+    proxies_middleware,
     upload_rate_limit,
 )
 from photowall.services import Services
@@ -44,7 +46,9 @@ GC_YOUNG = 50_000  # allocations between young collections (Python's default: 70
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     services = Services.build(settings)
-    sessions = Sessions(services.redis, secure=settings.site_https)
+    sessions = Sessions(
+        services.redis, secure=settings.site_https, secret=settings.secret_key.get_secret_value()
+    )
     news, checker = WallNews(services.redis), PhotoChecker()
 
     async def close() -> None:
@@ -61,7 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # with 10,000 walls open the full sweeps that promotion brings on took 0.5-1 s.
         gc.set_threshold(GC_YOUNG, 20, 10)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             wall.wall_page,
             wall.wall_events,
@@ -90,10 +94,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"services": services, "sessions": sessions, "news": news, "checker": checker}),
         template_config=TemplateConfig(
-            directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_csrf_tokens
+            directory=HERE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=lambda engine: _template_calls(engine, settings),
         ),
         middleware=[
             hosts_middleware(settings),
+            proxies_middleware(settings),
             DefineMiddleware(SessionMiddleware, sessions=sessions),
             upload_rate_limit(settings).middleware,
         ],
@@ -118,13 +125,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[close],
         request_max_body_size=2**20,
     )
+    app.asgi_handler = HeadMiddleware(app.asgi_handler)  # before routing, which answers HEAD 405
+    return app
 
 
-def _csrf_tokens(engine: JinjaTemplateEngine) -> None:
-    """`csrf_token()` in templates: this session's token (photowall/security.py checks it)."""
+def _template_calls(engine: JinjaTemplateEngine, settings: Settings) -> None:
+    """`csrf_token()` in templates: this session's token (photowall/security.py checks it);
+    `absolute(path)`: the URL under the configured public origin, never the request's Host."""
     engine.register_template_callable(
         "csrf_token", lambda context: visit_of(context["request"].scope).csrf_token()
     )
+    engine.register_template_callable("absolute", lambda context, path: settings.site_origin + path)
 
 
 def _user_error(request: Request, exc: Exception) -> Response:
@@ -162,7 +173,7 @@ def _page(request: Request, status: int, message: str) -> Response:
         body = f'<p class="error" role="alert">{_escape(message)}</p>'
     else:
         body = render(request, "pages/error.html", status=status, message=message)
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+    return Response(body, status_code=status, media_type="text/html")
 
 
 def _escape(text: str) -> str:

@@ -1,15 +1,23 @@
 """Server-side sessions: the cookie holds only a random id; what it stands for lives in Redis.
 
-A session is one Redis hash, `narcis:session:<id>`, with the fields `csrf` (the form token),
-`guest` (the guest session's id) and `user` (the account's id, once logged in). Fields are
-written one at a time, never read-modify-written, so parallel requests of one browser cannot
-undo each other; the guest is claimed with HSETNX, so they all agree on one.
+A session is one Redis hash, `narcis:session:<id>`, with the fields `guest` (the guest
+session's id) and `user` (the account's id, once logged in), stored only when something must
+outlive the response: a login, a guest's first upload. Viewing a page, forms included, stores
+nothing. Fields are written one at a time, never read-modify-written, so parallel requests of
+one browser cannot undo each other; the guest is claimed with HSETNX, so they all agree on one.
 Each account keeps the set of its sessions, so "log out everywhere" can end them all.
 Nothing here trusts the cookie beyond "this id exists in Redis": forging one gains nothing.
+
+Form tokens are signed double-submit tokens: a random nonce in its own cookie, and in the form
+HMAC(secret key, nonce, session id). A token is worth nothing without its nonce cookie, outside
+the session it was made for (a login changes the id), or without the server's key.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
@@ -20,6 +28,7 @@ from redis.asyncio import Redis
 from core.jobs.outage import is_transient
 
 COOKIE = "narcis_session"
+NONCE_COOKIE = "narcis_csrf"
 TTL_S = 7 * 24 * 3600
 _PREFIX = "narcis:session:"
 
@@ -32,43 +41,60 @@ def user_sessions_key(user_id: str) -> str:
     return f"narcis:user-sessions:{user_id}"
 
 
+def _mac(secret: bytes, *parts: str) -> str:
+    digest = hmac.new(secret, "|".join(parts).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 @dataclass
 class Visit:
     """This request's session: what Redis held, and what this request adds to it."""
 
     sid: str | None
     data: dict[str, str]
+    secret: bytes = b""  # the site's key, which signs form tokens
+    nonce: str | None = None  # the form-token cookie's value
     pending: dict[str, str] = field(default_factory=dict)
     cookie: str | None = None  # a Set-Cookie value to send, when the id changed
+    new_nonce: bool = False  # the nonce cookie is to be sent
 
     def get(self, name: str) -> str | None:
         return self.pending.get(name) or self.data.get(name)
 
     def csrf_token(self) -> str:
-        """The session's form token, made (with the session) on first need."""
-        token = self.get("csrf")
-        if token is None:
-            token = self.pending["csrf"] = secrets.token_urlsafe(32)
-            if self.sid is None:
-                self._new_id()
-        return token
+        """The form token of this browser and session; stores nothing."""
+        if self.nonce is None:
+            self.nonce, self.new_nonce = secrets.token_urlsafe(32), True
+        return _mac(self.secret, "csrf", self.nonce, self.sid or "")
 
-    def _new_id(self) -> None:
-        self.sid = secrets.token_urlsafe(32)
+    def csrf_matches(self, given: str) -> bool:
+        return self.nonce is not None and hmac.compare_digest(
+            given.encode(), self.csrf_token().encode()
+        )
+
+    def first_id(self) -> str:
+        """The id of this browser's first stored session: derived from its nonce, so that
+        parallel first uploads of one browser agree on one session (and so on one guest)."""
+        self.csrf_token()  # the nonce, made now if this browser has none yet
+        return _mac(self.secret, "session", self.nonce)
+
+    def _new_id(self, sid: str | None = None) -> None:
+        self.sid = sid or secrets.token_urlsafe(32)
         self.cookie = self.sid
 
 
 class Sessions:
-    def __init__(self, redis: Redis, secure: bool) -> None:
+    def __init__(self, redis: Redis, secure: bool, secret: str) -> None:
         self.redis, self.secure = redis, secure
+        self.secret = hashlib.sha256(f"photowall-sessions|{secret}".encode()).digest()
 
     async def load(self, scope: Scope) -> Visit:
-        sid = _cookie(scope)
+        sid, nonce = _cookie(scope, COOKIE), _cookie(scope, NONCE_COOKIE)
         data = {}
         if sid:
             raw = await self.redis.hgetall(session_key(sid))
             data = {k.decode(): v.decode() for k, v in raw.items()}
-        return Visit(sid if data else None, data)
+        return Visit(sid if data else None, data, self.secret, nonce or None)
 
     async def save(self, visit: Visit) -> None:
         if visit.sid is None or not visit.pending:
@@ -82,8 +108,7 @@ class Sessions:
     async def claim(self, visit: Visit, name: str, value: str) -> str:
         """Set `name` unless a parallel request of this session did first; the value that won."""
         if visit.sid is None:
-            visit.csrf_token()  # a session to hold it
-            await self.save(visit)
+            visit._new_id(visit.first_id())
         key = session_key(visit.sid)
         async with self.redis.pipeline(transaction=True) as pipe:
             _, _, won = (
@@ -101,7 +126,7 @@ class Sessions:
         if visit.sid is not None:
             await self.redis.delete(session_key(visit.sid))
         visit.data = {}
-        visit.pending = {**kept, "user": user_id, "csrf": secrets.token_urlsafe(32)}
+        visit.pending = {**kept, "user": user_id}
         visit._new_id()
         await self.save(visit)
         await self.redis.sadd(user_sessions_key(user_id), visit.sid)
@@ -123,12 +148,22 @@ class Sessions:
         await self.redis.delete(user_sessions_key(user_id))
         return len(keys)
 
-    def set_cookie(self, visit: Visit) -> bytes:
-        parts = [f"{COOKIE}={visit.cookie}", "Path=/", "HttpOnly", "SameSite=Lax"]
-        parts.append(f"Max-Age={TTL_S if visit.cookie else 0}")
+    def set_cookie(self, name: str, value: str) -> bytes:
+        parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+        parts.append(f"Max-Age={TTL_S if value else 0}")
         if self.secure:
             parts.append("Secure")
         return "; ".join(parts).encode()
+
+    def cookies(self, visit: Visit, saved: bool) -> list[tuple[bytes, bytes]]:
+        """The Set-Cookie headers this response needs: the session's, once it is stored, and
+        the form nonce's, which needs no storage."""
+        headers = []
+        if saved and visit.cookie is not None:
+            headers.append((b"set-cookie", self.set_cookie(COOKIE, visit.cookie)))
+        if visit.new_nonce:
+            headers.append((b"set-cookie", self.set_cookie(NONCE_COOKIE, visit.nonce)))
+        return headers
 
 
 class SessionMiddleware:
@@ -154,10 +189,8 @@ class SessionMiddleware:
                     if not is_transient(exc):
                         raise
                     saved = False
-                if saved and visit.cookie is not None:
-                    headers = list(message.get("headers", []))
-                    headers.append((b"set-cookie", self.sessions.set_cookie(visit)))
-                    message = {**message, "headers": headers}
+                if cookies := self.sessions.cookies(visit, saved):
+                    message = {**message, "headers": [*message.get("headers", []), *cookies]}
             await send(message)
 
         await self.app(scope, receive, send_with_session)
@@ -167,7 +200,7 @@ def visit_of(scope: Scope) -> Visit:
     return scope.get("visit") or Visit(None, {})  # type: ignore[return-value]
 
 
-def _cookie(scope: Scope) -> str | None:
+def _cookie(scope: Scope, cookie: str) -> str | None:
     for name, value in scope["headers"]:
         if name == b"cookie":
             jar = SimpleCookie()
@@ -175,6 +208,6 @@ def _cookie(scope: Scope) -> str | None:
                 jar.load(value.decode("latin-1"))
             except CookieError:  # a malformed cookie header is just no session
                 return None
-            if COOKIE in jar:
-                return jar[COOKIE].value
+            if cookie in jar:
+                return jar[cookie].value
     return None

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from core.store.accounts import create_guest
 from core.store.db import Database
 from core.store.models import GUEST_TOKENS, GuestSession, UserAccount
+from photowall.limits import check_free_start, record_free_start
+from photowall.security import client_address
 from photowall.sessions import Sessions, session_key, visit_of
 
 
@@ -62,11 +64,19 @@ async def ensure_guest(request: Request, db: Database) -> uuid.UUID:
                 return who.guest_id
         visit.data.pop("guest", None)
         await sessions.redis.hdel(session_key(visit.sid), "guest")
+    free = who.user_id is None  # a logged-in person's guest is paid by their account
+    redis, client = sessions.redis, client_address(request)
+    if free:
+        await check_free_start(
+            redis, client, request.app.state.services.settings.site_free_starts_per_day
+        )
     candidate = await create_guest(db, who.user_id)
     won = uuid.UUID(await sessions.claim(visit, "guest", str(candidate.id)))
     if won != candidate.id:
         async with db.session() as session:
             await session.delete(await session.get(GuestSession, candidate.id))
+    elif free:
+        await record_free_start(redis, client)
     return won
 
 

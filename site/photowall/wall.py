@@ -9,9 +9,11 @@ visible, done, and (for visitors' portraits) its owner chose to share it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,12 +58,18 @@ def slugify(text: str | None) -> str:
     return (slug or "portrait")[:60]
 
 
+_QUIET = threading.Lock()
+
+
 @lru_cache(maxsize=8192)
 def placeholder(hash_b64: str | None) -> str:
     """A tiny PNG painted from the thumbhash (decoding costs ~10 ms, so it is remembered)."""
     if not hash_b64:
         return ""
-    width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hash_b64)))
+    # thumbhash 0.1.2 prints each picture's aspect ratio to stdout; the lock keeps two
+    # threads from swapping sys.stdout back and forth under each other.
+    with _QUIET, contextlib.redirect_stdout(io.StringIO()):
+        width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hash_b64)))
     image = Image.frombytes("RGBA", (width, height), bytes(rgba)).convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)

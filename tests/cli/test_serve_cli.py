@@ -52,3 +52,23 @@ def test_loopback_and_a_real_key_are_fine(data_dir, monkeypatch) -> None:
         require_real_secret(load_settings(), "127.0.0.1", *load_settings().site_hosts)
     monkeypatch.setenv("NARCIS_SECRET_KEY", "a" * 64)
     require_real_secret(load_settings(), "0.0.0.0")
+
+
+def test_serve_refuses_an_unmigrated_database_in_one_line(tmp_path: Path) -> None:
+    result = run_narcis("serve", "--port", "1", data=tmp_path / "var")  # was: started, all 503
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "narcis: error: the database is empty: run `narcis db upgrade`"
+    ]
+
+
+def test_serve_names_a_database_one_migration_behind(tmp_path: Path) -> None:
+    from core.store.migrate import head, schema_problem, upgrade
+
+    data = tmp_path / "var"
+    data.mkdir()
+    upgrade(f"sqlite+aiosqlite:///{data / 'narcis.db'}", "0004_faces")
+    result = run_narcis("serve", "--port", "1", data=data)
+    assert result.returncode != 0 and "narcis db upgrade" in result.stderr
+    assert f"this code needs {head()}" in result.stderr
+    assert schema_problem(head()) is None

@@ -14,9 +14,21 @@ from tests.services import free_port
 
 
 @pytest.fixture
-def server(stack):
+def server_env() -> dict[str, str]:
+    """Settings a test adds to its server's (override by parametrizing `server_env`)."""
+    return {}
+
+
+@pytest.fixture
+def server(stack, server_env):
     port = free_port()
-    env = stack.env(NARCIS_SITE_UPLOADS_PER_MINUTE="100")
+    url = f"http://127.0.0.1:{port}"
+    env = stack.env(
+        NARCIS_SITE_UPLOADS_PER_MINUTE="100",
+        NARCIS_SITE_FREE_STARTS_PER_DAY="100",
+        NARCIS_SITE_ORIGIN=url,
+        **server_env,
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -24,7 +36,6 @@ def server(stack):
         stdout=subprocess.DEVNULL,
         stderr=(stack.root / "web.log").open("wb"),
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -9,6 +9,10 @@ import redis
 from PIL import ImageOps
 from sqlalchemy import select, update
 
+from core.jobs.fetch import FetchQueue
+from core.jobs.outage import make_redis
+from core.jobs.queue import QUEUE_NAME, JobQueue
+from core.store.db import Database
 from core.store.models import Job, Portrait, ReferenceFace
 from tests.site.client import png
 from tests.site.seed import seed_portraits
@@ -105,7 +109,7 @@ async def _give(db, portrait_id: str, like: str) -> None:
         await session.execute(
             update(Portrait)
             .where(Portrait.id == uuid.UUID(portrait_id))
-            .values(user_id=owner.user_id, idea=IDEA)
+            .values(user_id=owner.user_id, session_id=owner.session_id, idea=IDEA)
         )
 
 
@@ -137,3 +141,64 @@ def test_reference_photos_belong_to_their_uploader(site, astronaut) -> None:
     job_id(site.make([("me.png", face)]))
     keys = everything(site)["media"].split("\n")
     assert len(keys) == 2 and len({k.rsplit("/", 1)[1] for k in keys}) == 1  # same picture
+
+
+def hold_schedule_lock(site) -> None:
+    """A running worker's scheduler lock, taken by SAQ's own code exactly as a worker takes it
+    (a plain string at saq:narcis:schedule, beside SAQ's lists)."""
+
+    async def take(db, media):
+        queue = FetchQueue(make_redis(site.settings.redis_url), name=QUEUE_NAME)
+        await queue.schedule(lock=600)
+        await queue.disconnect()
+
+    site.run(take)
+
+
+def _on_the_wall_and_mine(site, astronaut) -> tuple[str, str]:
+    """A queued job of this browser's guest, and a finished portrait of theirs on the wall
+    (whose page is now cached)."""
+    queued = job_id(site.make([("me.png", png(astronaut))], idea=IDEA))
+    (done,) = site.run(lambda db, media: seed_portraits(db, media, 1))
+    site.run(lambda db, media: _give(db, done, queued))
+    assert done in site.http.get("/").text
+    assert done in everything(site)["redis"]  # the cached wall page shows it
+    return queued, done
+
+
+def test_erase_beside_a_running_worker_purges_the_cached_wall(site, astronaut) -> None:
+    hold_schedule_lock(site)
+    queued, done = _on_the_wall_and_mine(site, astronaut)
+    assert site.post_form("/me/delete", {}, "/me").status_code == 303  # was: a 500, WRONGTYPE
+    left = everything(site)
+    for place, text in left.items():
+        assert queued not in text and done not in text, f"left in {place}"
+    assert done not in site.http.get("/").text
+    lock = redis.Redis.from_url(site.settings.redis_url)
+    assert lock.type("saq:narcis:schedule") == b"string"  # the worker's lock is left alone
+    lock.close()
+
+
+def test_an_erase_that_stopped_half_way_is_finished_by_the_next(site, astronaut) -> None:
+    queued, done = _on_the_wall_and_mine(site, astronaut)
+    site.run(lambda db, media: _cancel(site, queued))  # finished: the erase has none to cancel
+    control = redis.Redis.from_url(site.settings.redis_url)
+    control.config_set("min-replicas-to-write", 1)  # Redis refuses every write now
+    try:
+        assert site.post_form("/me/delete", {}, "/me").status_code >= 500
+    finally:
+        control.config_set("min-replicas-to-write", 0)
+        control.close()
+    assert site.post_form("/me/delete", {}, "/me").status_code == 303
+    for place, text in everything(site).items():
+        assert queued not in text and done not in text, f"left in {place}"
+    assert done not in site.http.get("/").text
+
+
+async def _cancel(site, job: str) -> None:
+    queue = JobQueue(site.settings.redis_url, Database(site.settings.database))
+    try:
+        assert await queue.cancel(job)
+    finally:
+        await queue.close()
+        await queue.db.dispose()

@@ -182,3 +182,48 @@ def test_the_wall_shows_only_what_its_owner_chose_to_share(site, astronaut) -> N
     assert site.post_form(f"/me/portraits/{restyled}/share", {}, "/me").status_code == 404
     new_browser(site)
     assert curate(private, _admin(site, new=False)) == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:99999", "127.0.0.1:80@evil.example", "127.0.0.1:0", "evil.example", ""]
+)
+def test_a_malformed_or_foreign_host_header_is_a_400(site, host) -> None:
+    assert site.http.get("/", headers={"host": host}).status_code == 400  # 99999 was a 500
+
+
+def test_absolute_urls_come_from_the_configured_origin(site, monkeypatch) -> None:
+    from litestar.testing import TestClient
+    from photowall.app import create_app
+
+    from core.config import load_settings
+
+    monkeypatch.setenv("NARCIS_SITE_ORIGIN", "https://narcis.example")
+    (pid,) = site.run(lambda db, media: seed_portraits(db, media, 1))
+    with TestClient(app=create_app(load_settings()), base_url="http://127.0.0.1") as http:
+        page = http.get(f"/p/{pid}/byzantine-emperor").text
+    og_image = re.search(r'property="og:image" content="([^"]+)"', page)[1]
+    assert og_image.startswith(f"https://narcis.example/img/{pid}/"), og_image
+    assert f'rel="canonical" href="https://narcis.example/p/{pid}/' in page
+    assert "127.0.0.1" not in page  # nothing from the request's Host
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/make", "/login", "/static/css/site.css"])
+def test_head_is_answered_like_get_without_a_body(site, path) -> None:
+    got, head = site.http.get(path), site.http.head(path)
+    assert head.status_code == got.status_code == 200  # was: 405
+    assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+
+
+def test_head_of_a_stream_ends_once_its_headers_are_out(site) -> None:
+    started = time.monotonic()
+    head = site.http.head("/events/wall")
+    assert head.status_code == 200 and head.content == b""
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("path", ["/", "/make", "/login", "/nowhere", "/me"])
+def test_html_names_its_charset_once(site, path) -> None:
+    kind = site.http.get(path).headers["content-type"]
+    assert kind == "text/html; charset=utf-8", kind  # was: "…; charset=utf-8; charset=utf-8"
+    bad_login = site.post_form("/login", {"email": "x@example.org", "password": "x"}, "/login")
+    assert bad_login.headers["content-type"] == "text/html; charset=utf-8"

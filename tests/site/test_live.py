@@ -18,6 +18,7 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 from sqlalchemy import func, select
 
+from core.jobs.events import JobEvent, publish
 from core.store.db import Database
 from core.store.models import GuestSession, Portrait
 from tests.site.test_browser import CHROMIUM, FLAGS
@@ -202,3 +203,57 @@ def test_health_answers_quickly_while_big_photos_are_checked(stack, server, astr
     # The issue's bar is 50 ms on a dedicated machine; this one is shared by several builds.
     assert uploads >= 4 and len(latencies) > 100
     assert p99(latencies) < 120 and max(latencies) < 1000  # main: p99 151 ms, max 1.9 s
+
+
+JOB_PAGES = 1000
+
+
+async def _job_pages(url: str, redis_url: str, job: str) -> tuple[int, int, int]:
+    """Redis connections before and while JOB_PAGES job-page streams are open, and how many
+    of them heard one progress event."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    before = len(await client.client_list())
+    host, port = url.removeprefix("http://").split(":")
+    streams = []
+    for start in range(0, JOB_PAGES, 250):  # the listen backlog is finite
+
+        async def one():
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"GET /jobs/{job}/events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            assert b"200" in await asyncio.wait_for(reader.readline(), 30)
+            return reader, writer
+
+        streams += await asyncio.gather(*(one() for _ in range(min(250, JOB_PAGES - start))))
+    await asyncio.sleep(2)  # every stream has read the job's log and waits
+    held = len(await client.client_list())
+    await publish(client, JobEvent(job_id=job, type="step", stage="identity", step=1, total=9))
+
+    async def hears(reader: asyncio.StreamReader) -> bool:
+        while True:
+            if b"event: progress" in await asyncio.wait_for(reader.readline(), 30):
+                return True
+
+    heard = sum(await asyncio.gather(*(hears(r) for r, _ in streams)))
+    for _, writer in streams:
+        writer.close()
+    await client.aclose()
+    return before, held, heard
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_thousand_job_pages_hold_at_most_two_redis_connections(stack, server, astronaut) -> None:
+    import httpx
+
+    buffer = io.BytesIO()
+    astronaut.resize((256, 256)).save(buffer, format="PNG")
+    with httpx.Client(base_url=server, timeout=30) as http:
+        token = http.get("/make").text.split('name="_csrf_token" value="')[1].split('"')[0]
+        made = http.post(
+            "/make",
+            data={"_csrf_token": token, "idea": "byzantine emperor", "style": "none"},
+            files=[("photos", ("me.png", buffer.getvalue(), "image/png"))],
+        )
+    job = made.headers["location"].rsplit("/", 1)[1]  # queued: no worker runs here
+    before, held, heard = asyncio.run(_job_pages(server, stack.redis_url, job))
+    assert heard == JOB_PAGES
+    assert held - before <= 2, (before, held)  # was: one pub/sub connection per page

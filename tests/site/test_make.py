@@ -1,10 +1,12 @@
 import io
 import re
+import uuid
 
 import pytest
 from PIL import Image
 
 from core.photos import MAX_BYTES
+from core.store.models import Portrait
 from tests.core.test_photos import bomb_png
 from tests.site.client import png
 
@@ -139,3 +141,39 @@ def test_generating_is_rate_limited(tmp_path, redis_db_url, monkeypatch, astrona
         codes = [site.make([("me.png", png(astronaut))]).status_code for _ in range(3)]
         assert codes == [303, 303, 429]
         assert http.get("/").status_code == 200  # browsing is never limited
+
+
+def test_another_persons_job_id_is_a_404(site, face) -> None:
+    response = site.make([("me.png", face)])
+    theirs = response.headers["location"].rsplit("/", 1)[1]
+    site.http.cookies.clear()
+    token = site.csrf()
+    form = {"idea": "x", "style": "none", "share": "true", "_csrf_token": token, "job_id": theirs}
+    stolen = site.http.post(
+        "/make",
+        data=form,
+        files=[("photos", ("me.png", face, "application/octet-stream"))],
+        follow_redirects=False,
+    )
+    assert stolen.status_code == 404  # was: a redirect to their job page, and "share" set on it
+    assert '<strong id="tokens">5</strong>' in site.http.get("/make").text  # nothing charged
+
+    async def shared(db, media) -> bool:
+        async with db.session() as session:
+            return (await session.get(Portrait, uuid.UUID(theirs))).shared
+
+    assert site.run(shared) is False
+
+
+@pytest.mark.parametrize("site_env", [{"NARCIS_SITE_FREE_STARTS_PER_DAY": "2"}])
+def test_a_fresh_cookie_jar_is_not_five_fresh_tokens(site, face) -> None:
+    codes = []
+    for _ in range(3):
+        site.http.cookies.clear()
+        codes.append(site.make([("me.png", face)]).status_code)
+    assert codes == [303, 303, 402]  # was: five more tokens per cleared jar
+    site.http.cookies.clear()
+    refused = site.post_form(
+        "/signup", {"email": "new@example.org", "password": "long enough"}, "/signup"
+    )
+    assert refused.status_code == 400 and "free tokens for today" in refused.text

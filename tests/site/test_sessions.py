@@ -8,6 +8,7 @@ import re
 import statistics
 import time
 
+import redis
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from sqlalchemy import update
 
@@ -46,10 +47,34 @@ def test_a_forged_session_cookie_opens_nothing(site) -> None:
     assert site.http.get("/admin").status_code == 401
 
 
-def test_the_cookie_holds_only_a_random_session_id(site) -> None:
+def test_the_cookie_holds_only_a_random_session_id(site, astronaut) -> None:
     site.http.get("/make")
+    assert "narcis_session" not in site.http.cookies  # a view stores no session
+    assert site.make([("me.png", png(astronaut))]).status_code == 303
     value = site.http.cookies["narcis_session"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value)
+
+
+def test_200_cookieless_views_store_almost_nothing(site) -> None:
+    client = redis.Redis.from_url(site.settings.redis_url)
+    site.http.get("/")  # the wall's own cache, once
+    before = client.dbsize()
+    for n in range(200):
+        site.http.cookies.clear()
+        page = ("/login", "/make", "/signup", "/")[n % 4]
+        assert site.http.get(page).status_code == 200
+    stored = client.dbsize() - before
+    client.close()
+    assert stored <= 10, stored  # was: one 7-day session per view (200)
+
+
+def test_a_form_token_needs_its_own_nonce_cookie(site) -> None:
+    token = site.csrf("/login")
+    form = {"email": "a@example.org", "password": "long enough", "_csrf_token": token}
+    site.http.cookies.clear()  # the token alone, without the cookie it was signed for
+    assert site.http.post("/signup", data=form, follow_redirects=False).status_code == 403
+    site.http.cookies.set("narcis_csrf", "made-up")
+    assert site.http.post("/signup", data=form, follow_redirects=False).status_code == 403
 
 
 def test_a_demoted_admin_is_refused_on_the_next_request(site) -> None:
@@ -67,9 +92,9 @@ def test_a_demoted_admin_is_refused_on_the_next_request(site) -> None:
     assert site.http.get("/admin").status_code == 403
 
 
-def test_logging_in_gives_a_new_session_id(site) -> None:
+def test_logging_in_gives_a_new_session_id(site, astronaut) -> None:
     add_account(site, "ada@example.org", "long enough")
-    site.http.get("/login")
+    assert site.make([("me.png", png(astronaut))]).status_code == 303  # a guest's session
     before = site.http.cookies["narcis_session"]
     log_in(site, "ada@example.org", "long enough")
     assert site.http.cookies["narcis_session"] != before
@@ -88,7 +113,7 @@ def test_logout_everywhere_ends_the_other_browsers_sessions(site) -> None:
 
 
 def test_a_csrf_token_works_only_with_its_own_session(site, astronaut) -> None:
-    site.http.get("/make")
+    assert site.make([("me.png", png(astronaut))]).status_code == 303  # the victim's session
     victim = dict(site.http.cookies)
     site.http.cookies.clear()
     attacker_token = site.csrf("/make")

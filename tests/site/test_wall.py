@@ -87,3 +87,29 @@ def test_uncurated_and_hidden_portraits_stay_off_the_wall(site) -> None:
 def test_health(site) -> None:
     response = site.http.get("/health")
     assert response.status_code == 200 and response.json()["redis"] == "ok"
+    assert response.json()["schema"] == "ok"
+
+
+def test_health_reports_an_unmigrated_database(tmp_path, redis_db_url, monkeypatch) -> None:
+    from litestar.testing import TestClient
+    from photowall.app import create_app
+
+    from core.config import load_settings
+
+    monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NARCIS_REDIS_URL", redis_db_url)
+    with TestClient(app=create_app(load_settings()), base_url="http://127.0.0.1") as http:
+        response = http.get("/health")  # was: 200 while every page was a 503
+    assert response.status_code == 503
+    assert response.json()["schema"] == "the database is empty: run `narcis db upgrade`"
+    assert response.json()["database"] == "ok"
+
+
+def test_painting_a_placeholder_prints_nothing(capfd) -> None:
+    from photowall.wall import placeholder
+
+    from core.store.derivatives import make_thumbhash
+    from tests.site.seed import picture
+
+    assert placeholder(make_thumbhash(picture(5, 48))).startswith("data:image/png;base64,")
+    assert capfd.readouterr().out == ""  # was: the aspect ratio, a stray float per picture

@@ -11,11 +11,19 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Response, Template
 
-from core.errors import UserInputError
+from core.errors import CapacityError, UserInputError
 from core.store.accounts import create_account, log_in
 from core.store.models import GuestSession
-from photowall.limits import TooManyAttempts, check_login, record_failure
+from photowall.limits import (
+    TooManyAttempts,
+    check_free_start,
+    check_login,
+    record_failure,
+    record_free_start,
+    record_session,
+)
 from photowall.render import render
+from photowall.security import client_address
 from photowall.services import Services
 from photowall.sessions import Sessions, visit_of
 from photowall.visitor import visitor
@@ -43,13 +51,14 @@ async def signup_page() -> Template:
 async def login(
     request: Request, services: Services, data: Annotated[Credentials, Form]
 ) -> Response:
+    client = client_address(request)
     try:
-        await check_login(services.redis, _client(request), data.email)
+        await check_login(services.redis, client, data.email)
         account = await log_in(services.db, data.email, data.password, visitor(request).guest_id)
     except TooManyAttempts as exc:
         return _error(request, "login", str(exc), 429)
     except UserInputError as exc:
-        await record_failure(services.redis, data.email)
+        await record_failure(services.redis, client, data.email)
         return _error(request, "login", str(exc))
     return await _logged_in(request, services, account.id)
 
@@ -58,15 +67,21 @@ async def login(
 async def signup(
     request: Request, services: Services, data: Annotated[Credentials, Form]
 ) -> Response:
+    client, guest_id = client_address(request), visitor(request).guest_id
+    free_start = guest_id is None  # the account gets a new guest's five tokens
     try:
-        await check_login(services.redis, _client(request), data.email)
-        account = await create_account(
-            services.db, data.email, data.password, guest_id=visitor(request).guest_id
-        )
+        await check_login(services.redis, client, data.email)
+        if free_start:
+            await check_free_start(
+                services.redis, client, services.settings.site_free_starts_per_day
+            )
+        account = await create_account(services.db, data.email, data.password, guest_id=guest_id)
     except TooManyAttempts as exc:
         return _error(request, "signup", str(exc), 429)
-    except UserInputError as exc:
+    except (UserInputError, CapacityError) as exc:
         return _error(request, "signup", str(exc))
+    if free_start:
+        await record_free_start(services.redis, client)
     return await _logged_in(request, services, account.id)
 
 
@@ -79,6 +94,7 @@ async def _logged_in(request: Request, services: Services, user_id: uuid.UUID) -
             guest = await session.get(GuestSession, guest_id)
         keep = guest is not None and guest.user_id == user_id
     await sessions.log_in(visit_of(request.scope), str(user_id), keep_guest=keep)
+    await record_session(services.redis, client_address(request))
     return Redirect("/me", status_code=303)
 
 
@@ -100,13 +116,9 @@ async def logout_everywhere(request: Request) -> Redirect:
     return Redirect("/", status_code=303)
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _error(request: Request, mode: str, message: str, status: int = 400) -> Response:
     return Response(
         render(request, "pages/login.html", error=message, mode=mode),
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",
     )

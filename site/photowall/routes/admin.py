@@ -50,7 +50,7 @@ async def toggle(request: Request, services: Services, portrait_id: str, flag: s
     # Open walls hear "new portrait" only when one joined: hiding one is no news.
     await Wall(services.db, services.redis).bump(announce=joined and flag == "curated")
     html = render(request, "partials/admin_row.html", portrait=portrait, item=to_item(portrait))
-    return Response(html, media_type="text/html; charset=utf-8")
+    return Response(html, media_type="text/html")
 
 
 def _shareable(portrait: Portrait) -> bool:

@@ -29,7 +29,7 @@ from photowall.checks import PhotoChecker
 from photowall.portraits import find_portrait
 from photowall.render import render
 from photowall.services import Services
-from photowall.visitor import balance, ensure_guest, visitor
+from photowall.visitor import Visitor, balance, ensure_guest, visitor
 from photowall.wall import slugify, to_item
 
 MAX_PHOTOS = 4
@@ -61,6 +61,7 @@ async def make_submit(
     data: Annotated[MakeForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response:
     job_id = _kept_id(data.job_id)
+    await _not_someone_elses(services, visitor(request), job_id)
     try:
         spec = await _checked_spec(request, services, data, job_id)
         await services.queue.submit_portrait(spec)
@@ -79,6 +80,20 @@ def _kept_id(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         return new_job_id()
+
+
+async def _not_someone_elses(services: Services, who: Visitor, job_id: str) -> None:
+    """A kept id (a retry after "busy") must be this visitor's own: another person's job id
+    is a 404 like any id that is not yours (it used to redirect to their job page)."""
+    async with services.db.session() as session:
+        portrait = await session.get(Portrait, uuid.UUID(job_id))
+    if portrait is None:
+        return
+    mine = (who.user_id is not None and portrait.user_id == who.user_id) or (
+        who.guest_id is not None and portrait.session_id == who.guest_id
+    )
+    if not mine:
+        raise NotFoundException()
 
 
 async def _checked_spec(
@@ -138,7 +153,7 @@ async def _form_error(
         style=data.style,
         job_id=job_id,
     )
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+    return Response(body, status_code=status, media_type="text/html")
 
 
 async def _visible_job(services: Services, job_id: str) -> Portrait:

@@ -68,20 +68,21 @@ async def share(request: Request, services: Services, portrait_id: str) -> Redir
 
 @post("/me/delete", name="erase")
 async def erase_mine(request: Request, services: Services) -> Redirect:
-    """Everything of this person, from every browser they used, including jobs still queued."""
+    """Everything of this person, from every browser they used, including jobs still queued.
+    Safe to repeat: a second erase after a half-done one finishes the job."""
     who = visitor(request)
     guests = await owned_guests(services.db, who)
     if guests or who.user_id is not None:
-        erased = await erase_person(
-            services.db, services.media, guests, who.user_id, services.queue.cancel
+        await erase_person(
+            services.db,
+            services.media,
+            guests,
+            who.user_id,
+            services.queue.cancel,
+            services.queue.forget,
         )
-        await _forget(services, erased.job_ids)
+        # Every cached page, of every version: one may have shown their portrait.
+        wall = Wall(services.db, services.redis)
+        await wall.forget_pages()
+        await wall.bump(announce=False)
     return Redirect("/me", status_code=303)
-
-
-async def _forget(services: Services, job_ids: list[str]) -> None:
-    """Nothing of theirs stays in Redis: job event logs, queue records, cached wall pages."""
-    await services.queue.forget(job_ids)
-    wall = Wall(services.db, services.redis)
-    await wall.forget_pages()
-    await wall.bump(announce=False)

@@ -18,7 +18,7 @@ from photowall.render import render
 from photowall.services import Services
 from photowall.wall import Wall
 
-HTML = "text/html; charset=utf-8"
+HTML = "text/html"  # Litestar adds "; charset=utf-8"
 
 
 @get("/", name="wall")

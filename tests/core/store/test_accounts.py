@@ -117,3 +117,41 @@ def test_password_checks_leave_the_event_loop_free(database_url) -> None:
 
     took, worst = run(database_url, work)
     assert worst < took, (took, worst)  # main: one whole verify, about twice `took`
+
+
+LOOK_ALIKES = [
+    ("pаypal@example.com", "mixes alphabets"),  # a Cyrillic "а" among Latin letters
+    ("ada@exаmple.com", "mixes alphabets"),
+    ("ada\u202e@example.org", "direction-changing"),  # a right-to-left override
+    ("a\u200bda@example.org", "invisible"),  # a zero-width space
+    ("ada lovelace@example.org", "not an email address"),
+]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("email,message", LOOK_ALIKES)
+def test_look_alike_addresses_are_refused_clearly(email, message, database_url) -> None:
+    with pytest.raises(UserInputError, match=message):
+        run(database_url, lambda db: create_account(db, email, "long enough"))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_addresses_that_display_the_same_are_one_account(database_url) -> None:
+    async def work(db):
+        first = await create_account(db, "Ada@Example.org", "long enough")
+        refused = []
+        for same in ("ada@example.org", "ＡＤＡ@example.org", "ada@EXAMPLE.ORG "):
+            try:
+                await create_account(db, same, "long enough")
+            except UserInputError as exc:
+                refused.append("exists already" in str(exc))
+        logged_in = await log_in(db, "ａｄａ@ｅｘａｍｐｌｅ.org", "long enough")
+        idn = await create_account(db, "ivan@почта.рф", "long enough")  # one script per part
+        return first.email, refused, logged_in.id == first.id, idn.email
+
+    assert run(database_url, work) == (
+        "ada@example.org",
+        [True, True, True],
+        True,
+        "ivan@почта.рф",
+    )

@@ -1,0 +1,111 @@
+"""Following jobs' events (issue 23): one Redis subscription per process, fanned out in memory,
+every follower gets every event in order, also across a lost subscription; an erased job's
+log cannot be written back."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.jobs.events import JobEvent, JobEvents, history, publish
+from core.jobs.outage import make_redis
+from core.jobs.queue import JobQueue
+from core.store.db import Database
+
+FOLLOWERS, JOBS = 300, 3
+
+
+def event(job: str, kind: str, step: int | None = None) -> JobEvent:
+    return JobEvent(job_id=job, type=kind, stage="identity" if step else None, step=step)
+
+
+async def _connections(client) -> int:
+    return len(await client.client_list())
+
+
+def _queue(redis_url: str, tmp_path) -> JobQueue:
+    return JobQueue(redis_url, Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
+
+
+async def _follow_many(redis_url: str, tmp_path) -> tuple[list[list[str]], int, int]:
+    probe = make_redis(redis_url)
+    queue = _queue(redis_url, tmp_path)
+    jobs = [f"job-{n}" for n in range(JOBS)]
+    for job in jobs:
+        await publish(probe, event(job, "queued"))  # replayed from the log
+    before = await _connections(probe)
+
+    async def follow(job: str) -> list[str]:
+        return [f"{e.seq}:{e.type}" async for e in queue.events(job, timeout=30)]
+
+    followers = [asyncio.create_task(follow(jobs[n % JOBS])) for n in range(FOLLOWERS)]
+    await asyncio.sleep(1.0)  # every follower has read its log and waits
+    held = await _connections(probe) - before
+    patterns = await probe.pubsub_numpat() + len(await probe.pubsub_channels())
+    for step in (1, 2):
+        for job in jobs:
+            await publish(probe, event(job, "step", step))
+    for job in jobs:
+        await publish(probe, event(job, "done"))
+    heard = await asyncio.gather(*followers)
+    await queue.close()
+    await probe.aclose()
+    return heard, held, patterns
+
+
+def test_one_subscription_serves_every_follower_in_order(redis_db_url, tmp_path) -> None:
+    heard, held, patterns = asyncio.run(_follow_many(redis_db_url, tmp_path))
+    assert heard == [["1:queued", "2:step", "3:step", "4:done"]] * FOLLOWERS
+    assert patterns == 1 and held <= 2, held  # was: one connection per follower
+
+
+async def _across_a_lost_subscription(redis_url: str, tmp_path) -> list[str]:
+    probe = make_redis(redis_url)
+    queue = _queue(redis_url, tmp_path)
+    await publish(probe, event("j", "queued"))
+    stream = queue.events("j", timeout=30)
+    first = await anext(stream)
+    await probe.client_kill_filter(_type="pubsub")  # the process's subscription is cut
+    await publish(probe, event("j", "step", 1))  # published while nobody is subscribed
+    await publish(probe, event("j", "done"))
+    rest = [e async for e in stream]
+    await queue.close()
+    await probe.aclose()
+    return [f"{e.seq}:{e.type}" for e in [first, *rest]]
+
+
+def test_a_follower_hears_what_was_sent_while_the_subscription_was_down(
+    redis_db_url, tmp_path
+) -> None:
+    assert asyncio.run(_across_a_lost_subscription(redis_db_url, tmp_path)) == [
+        "1:queued",
+        "2:step",
+        "3:done",
+    ]
+
+
+def test_a_follower_gives_up_at_its_timeout(redis_db_url) -> None:
+    async def go() -> list[JobEvent]:
+        client = make_redis(redis_db_url)
+        hub = JobEvents(client)
+        heard = [e async for e in hub.follow("quiet", timeout=0.5)]
+        await hub.close()
+        await client.aclose()
+        return heard
+
+    assert asyncio.run(go()) == []
+
+
+def test_an_erased_job_cannot_be_logged_again(redis_db_url, tmp_path) -> None:
+    async def go() -> tuple[object, list, list]:
+        queue = _queue(redis_db_url, tmp_path)
+        await publish(queue.redis, event("gone", "queued"))
+        await queue.forget(["gone"])
+        late = await publish(queue.redis, event("gone", "step", 1))  # a running attempt, late
+        keys = [k async for k in queue.redis.scan_iter()]
+        logged = await history(queue.redis, "gone")
+        await queue.close()
+        return late, logged, keys
+
+    late, logged, keys = asyncio.run(go())
+    assert late is None and logged == []
+    assert not any(b"gone" in k for k in keys), keys
