@@ -29,7 +29,7 @@ from core.store.models import Job, Portrait
 
 RETRIES = 3  # failed attempts (a dead worker, an error) before a job is given up and refunded
 TERMINAL = ("done", "failed", "cancelled")
-GAVE_UP = "something went wrong on our side; your token is refunded"
+GAVE_UP = "something went wrong on our side; please try again"  # the details are in the log
 
 
 @dataclass(frozen=True)

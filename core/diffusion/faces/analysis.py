@@ -8,7 +8,13 @@ from typing import Literal, Protocol
 import numpy as np
 from PIL import Image
 
+from core.diffusion.params import FaceSource
+
 Gender = Literal["man", "woman"]
+PLACED_NOTE = (
+    "face placed, not found: the picture had no face to detect, "
+    "so stage 2 painted one where the composition puts the head"
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,12 @@ class Face:
 class FaceChoice:
     face: Face
     found: int  # how many confident faces the photo had
+    how: FaceSource = "found"
 
     @property
     def note(self) -> str | None:
+        if self.how == "placed":
+            return PLACED_NOTE
         if self.found > 1:
             return f"{self.found} faces found; used the largest"
         return None
