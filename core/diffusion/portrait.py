@@ -16,7 +16,7 @@ from core.diffusion.components import SDXLComponents, load_sdxl
 from core.diffusion.composition import CompositionResult, CompositionStage
 from core.diffusion.crop import crop, face_crop_box, paste_back
 from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
-from core.diffusion.faces.analysis import face_from_box
+from core.diffusion.faces.analysis import face_from_box, face_to_box
 from core.diffusion.framing import place_face
 from core.diffusion.identity import IdentityRequest, IdentityStage
 from core.diffusion.likeness import LikenessMeter
@@ -177,12 +177,18 @@ class PortraitPipeline:
         face = face or self.find_face(base, params)
         if face is None and not params.place_face:
             raise NoFaceError("no face found in the base image; draw a face box by hand")
-        if face is None:
-            box = place_face(base.size, params.composition.prompt, references)
-            face = FaceChoice(face_from_box(box, base.size), 0, "placed")
+        face = face or self.place(base, params, references)
+        if face.how == "placed" and params.identity.face_box is None:
+            box = tuple(round(v, 4) for v in face_to_box(face.face, base.size))
             identity = params.identity.model_copy(update={"face_box": box})
             params = params.model_copy(update={"identity": identity})
         return face, params.model_copy(update={"face": face.how})
+
+    @staticmethod
+    def place(base: Image.Image, params: PortraitParams, references: list[Reference]):
+        """A face where the framing prior puts the head (no face was found)."""
+        box = place_face(base.size, params.composition.prompt, references)
+        return FaceChoice(face_from_box(box, base.size), 0, "placed")
 
     def refine(
         self,

@@ -102,3 +102,10 @@ def face_from_box(box: tuple[float, float, float, float], size: tuple[int, int])
     w, h = x1 - x0, y1 - y0
     eyes = np.array([[x0 + 0.32 * w, y0 + 0.4 * h], [x0 + 0.68 * w, y0 + 0.4 * h]], np.float32)
     return Face(box=(x0, y0, x1, y1), landmarks=eyes, score=1.0)
+
+
+def face_to_box(face: Face, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A face's box as fractions of the picture: what `face_from_box` reads."""
+    width, height = size
+    x0, y0, x1, y1 = face.box
+    return x0 / width, y0 / height, x1 / width, y1 / height
