@@ -20,8 +20,6 @@ SchedulerName = Literal["dpmpp_2m", "euler"]
 # Which noise levels a run visits (core/diffusion/schedule.py): "ays" interpolates the 10 AYS
 # timesteps, "ays-sigmas" the 11 AYS sigmas (NVIDIA's recipe), "default" is the scheduler's own.
 ScheduleName = Literal["ays", "ays-sigmas", "default"]
-# found: detected; placed: put where the framing prior says (none found); given: a face box.
-FaceSource = Literal["found", "placed", "given"]
 
 
 class Params(BaseModel):
@@ -95,4 +93,6 @@ class PortraitParams(Params):
     # No face found in any try: stage 2 paints one where the framing prior places it
     # (core/diffusion/framing.py) instead of failing. Operators turn it off: NARCIS_PLACE_FACE=0.
     place_face: bool = True
-    face: FaceSource | None = None  # how stage 2 got its face, as run
+    # As run: "placed" when stage 2 painted the face where the framing prior put it (its box is
+    # identity.face_box); None when the face was detected or given.
+    face: Literal["placed"] | None = None

@@ -178,11 +178,13 @@ class PortraitPipeline:
         if face is None and not params.place_face:
             raise NoFaceError("no face found in the base image; draw a face box by hand")
         face = face or self.place(base, params, references)
-        if face.how == "placed" and params.identity.face_box is None:
+        if face.how != "placed":
+            return face, params
+        identity = params.identity
+        if identity.face_box is None:
             box = tuple(round(v, 4) for v in face_to_box(face.face, base.size))
-            identity = params.identity.model_copy(update={"face_box": box})
-            params = params.model_copy(update={"identity": identity})
-        return face, params.model_copy(update={"face": face.how})
+            identity = identity.model_copy(update={"face_box": box})
+        return face, params.model_copy(update={"identity": identity, "face": "placed"})
 
     @staticmethod
     def place(base: Image.Image, params: PortraitParams, references: list[Reference]):

@@ -202,7 +202,7 @@ def test_a_face_less_base_gets_a_placed_box_the_operator_can_move(
         update={"identity": params.identity.model_copy(update={"face_box": (0.1, 0.1, 0.6, 0.6)})}
     )
     assert bench_app.face_label(bench, moved) == FACE_VIEW
-    assert bench_app.stage_two(bench, moved).params.face == "given"
+    assert bench_app.stage_two(bench, moved).params.face is None  # given, not placed
     strict = params.model_copy(update={"place_face": False})
     with pytest.raises(UserInputError, match="no face found in the base picture"):
         bench_app.preview(bench, strict, MapEdit())

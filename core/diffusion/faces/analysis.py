@@ -8,9 +8,9 @@ from typing import Literal, Protocol
 import numpy as np
 from PIL import Image
 
-from core.diffusion.params import FaceSource
-
 Gender = Literal["man", "woman"]
+# found: detected; given: an operator's face box; placed: where the framing prior puts the head
+FaceSource = Literal["found", "given", "placed"]
 PLACED_NOTE = (
     "face placed, not found: the picture had no face to detect, "
     "so stage 2 painted one where the composition puts the head"
