@@ -68,6 +68,7 @@ def test_a_failed_job_shows_its_reason_on_its_page(site, face, reason, shown) ->
     import uuid
 
     from core.jobs import lifecycle
+    from core.jobs.queue import JobQueue
 
     job_url = site.make([("me.png", face)]).headers["location"]
     job_id = uuid.UUID(job_url.rsplit("/", 1)[1])
@@ -77,14 +78,19 @@ def test_a_failed_job_shows_its_reason_on_its_page(site, face, reason, shown) ->
             claim = await lifecycle.claim(db, job_id, "worker", 30)
             if reason is not None:
                 await lifecycle.fail(db, job_id, claim.token, reason)
-                return
+                break
             why = "RuntimeError: CUDA error"  # what the log keeps; never shown
             await lifecycle.release(db, job_id, why, token=claim.token, failure=True)
+        queue = JobQueue(site.settings.redis_url, db)
+        await queue.announce(job_id)  # as the worker does: the terminal event, live
+        await queue.close()
 
     site.run(end)
-    page = site.http.get(job_url).text
     expected = f"This portrait could not be made: {shown or reason}. Your token was refunded."
+    page = site.http.get(job_url).text  # a later visit: the stored reason
+    live = site.http.get(job_url + "/events").text  # a visitor who watched it end
     assert expected in page and "CUDA" not in page
+    assert "event: finished" in live and expected in live and "CUDA" not in live
     assert '<strong id="tokens">5</strong>' in site.http.get("/make").text
 
 
