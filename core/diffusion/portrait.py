@@ -187,7 +187,7 @@ class PortraitPipeline:
         return face, params.model_copy(update={"identity": identity, "face": "placed"})
 
     @staticmethod
-    def place(base: Image.Image, params: PortraitParams, references: list[Reference]):
+    def place(base: Image.Image, params: PortraitParams, references: list[Reference]) -> FaceChoice:
         """A face where the framing prior puts the head (no face was found)."""
         box = place_face(base.size, params.composition.prompt, references)
         return FaceChoice(face_from_box(box, base.size), 0, "placed")
