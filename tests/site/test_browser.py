@@ -137,6 +137,8 @@ def test_a_newcomers_first_portrait_with_the_forms_defaults(
     assert page.locator("#failure").count() == 0, page.locator("#failure").inner_text()
     assert page.locator(".result img").evaluate("img => img.complete && img.naturalWidth > 0")
     assert page.locator("#face-placed").inner_text().startswith("Face placed, not found")
+    download = page.request.get(server + page.locator("#download").get_attribute("href"))
+    assert download.ok and download.body().startswith(b"\x89PNG")
     shot(page, "first-portrait.png")
     assert problems == [] and blocked == [], stack.logs()
 
