@@ -154,7 +154,7 @@ class Batches(commands.Cog):
         for job_id, outcome in outcomes.items():
             if outcome != "done":
                 status = await answered(self.services.queue.status(job_id))
-                failures.append(status.error or outcome)
+                failures.append(status.reason or outcome)
         done = sum(1 for o in outcomes.values() if o == "done")
         best = best_per_cell([(f"{c.face} × {c.idea}", found[c.job_id]) for c in cells])
         took = time.time() - delivery.layout["started"]  # wall clock: it may span a restart

@@ -33,7 +33,7 @@ from bot.delivery import (
 )
 from bot.formatting import idea_text, parameters_text
 from bot.guards import cooldown
-from bot.likeness import likeness_suffix, scores
+from bot.likeness import result_caption
 from bot.services import BotServices
 from core.errors import CapacityError, UserInputError
 from core.jobs.spec import PortraitSpec, new_job_id
@@ -219,10 +219,10 @@ class Portraits(commands.Cog):
         if file is None:
             await self.pacer.edit(message, f"{label} · ⚠️ done, but its picture is gone", final=True)
             return
-        score = (await answered(scores(self.services, [delivery.job_id])))[delivery.job_id]
+        content = await answered(result_caption(self.services, delivery.job_id, label))
         try:
             posted = await message.channel.send(
-                content=f"**{label}**{likeness_suffix(score)}",
+                content=content,
                 file=file,
                 view=result_view(delivery.job_id, delivery.owner),
             )

@@ -13,6 +13,20 @@ def likeness_suffix(score: float | None) -> str:
     return "" if score is None else f" · likeness {score:.2f}"
 
 
+def caption(label: str, score: float | None, parameters: dict | None) -> str:
+    """A result's caption: its label, likeness, and whether its face was placed, not found."""
+    placed = (parameters or {}).get("face") == "placed"
+    return f"**{label}**{likeness_suffix(score)}" + (" · face placed, not found" if placed else "")
+
+
+async def result_caption(services: BotServices, job_id: str, label: str) -> str:
+    async with services.db.session() as session:
+        portrait = await session.get(Portrait, uuid.UUID(job_id))
+    if portrait is None:
+        return f"**{label}**"
+    return caption(label, portrait.likeness, portrait.parameters)
+
+
 async def scores(services: BotServices, job_ids: list[str]) -> dict[str, float | None]:
     """Each job's stored likeness (None when unscored or unfinished)."""
     async with services.db.session() as session:

@@ -78,6 +78,7 @@ def portrait(
             face_id_weight=face_id_weight,
             seed=seed,
         ),
+        place_face=settings().place_face,
     )
 
     pipeline = _pipeline(models)

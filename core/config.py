@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     metrics_port: int = 9101  # Prometheus metrics over HTTP; 0 turns them off
     portrait_size: int = 1024  # stage-1 side for jobs made from an idea
     portrait_steps: int = 20  # steps per stage for jobs made from an idea
+    # No face in stage 1's picture after its retries: paint one where the composition puts the
+    # head (the framing prior). Off: such a job fails, with that reason shown.
+    place_face: bool = True
 
     @field_validator("device")
     @classmethod

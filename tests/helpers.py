@@ -39,13 +39,15 @@ def use_recorder(components) -> UNetRecorder:
     return recorder
 
 
-def run_narcis(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    """The real `narcis` command in a subprocess, offline, on the CPU, with its own data dir."""
+def run_narcis(*args: str, data: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """The real `narcis` command in a subprocess, offline, on the CPU, with its own data dir
+    (and `settings` as more environment variables, e.g. NARCIS_PLACE_FACE="0")."""
     env = {
         "PATH": "/usr/bin:/bin",
         "HF_HUB_OFFLINE": "1",
         "NARCIS_DATA_DIR": str(data),
         "NARCIS_DEVICE": "cpu",
+        **settings,
     }
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],

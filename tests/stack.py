@@ -54,6 +54,8 @@ class Stack:
             "NARCIS_REAPER_INTERVAL_S": str(REAPER_S),
             "NARCIS_METRICS_PORT": "0",
             "NARCIS_WORKER_GRACE_S": "30",
+            # a worktree's tests run its own code (the editable install points at one checkout)
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
             **extra,
         }
 

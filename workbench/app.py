@@ -31,7 +31,7 @@ from workbench.controls import (
     parameter_controls,
     params_to_controls,
 )
-from workbench.engine import Bench, Workbench, parse_portrait_params, stats_json
+from workbench.engine import FACE_VIEW, Bench, Workbench, parse_portrait_params, stats_json
 from workbench.live import live
 from workbench.maps import MapEdit, editor_value, paint_layer
 from workbench.plots import schedule_plot
@@ -117,7 +117,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 )
                 with gr.Row():
                     face_view = gr.Image(
-                        label="Face box and crop",
+                        label=FACE_VIEW,
                         type="pil",
                         interactive=False,
                         format="png",
@@ -248,8 +248,9 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             if state is None or state.base is None:
                 return None, None
             edit = MapEdit(uploaded, bool(flip), paint_layer(painted), float(power))
-            over, _, boxed = bench_app.preview(state, parse_portrait_params(text), edit)
-            return over, boxed
+            params = parse_portrait_params(text)
+            over, _, boxed = bench_app.preview(state, params, edit)
+            return over, face_view_of(bench_app, state, params, boxed)
 
         def refresh(trigger) -> None:
             trigger(
@@ -307,11 +308,12 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
         @user_errors
         def fresh_base(state: Bench, text: str):
             """A new base: the editor shows its crop, with no strokes (they were for another)."""
+            params = parse_portrait_params(text)
             try:
-                over, bare, boxed = bench_app.preview(state, parse_portrait_params(text), MapEdit())
+                over, bare, boxed = bench_app.preview(state, params, MapEdit())
             except NarcisError:
                 return None, None, None  # e.g. no face yet: the preview stays empty
-            return over, boxed, editor_value(bare, None)
+            return over, face_view_of(bench_app, state, params, boxed), editor_value(bare, None)
 
         @user_errors
         def run_stage1(state: Bench | None, text: str, request: gr.Request, progress=gr.Progress()):
@@ -382,7 +384,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 str(path),
                 editor_value(over, strokes),  # what was applied, strokes still on top
                 over,
-                boxed,
+                face_view_of(bench_app, state, params, boxed),
                 (result.base, result.final),
                 [(image, name) for name, image in result.intermediates().items()],
                 staged_gallery(state),
@@ -534,6 +536,11 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             lambda: gr.Dropdown(choices=bench_app.preset_names()), None, preset_name, api_name=False
         )
     return demo
+
+
+def face_view_of(bench_app: Workbench, state: Bench, params: PortraitParams, boxed):
+    """The base with its face box; the caption says when the face was placed, not found."""
+    return gr.Image(value=boxed, label=bench_app.face_label(state, params))
 
 
 def chosen(state: Bench | None, index: int):

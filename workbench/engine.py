@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw
 
 from core.config import Settings
 from core.diffusion.crop import CropBox, crop, face_crop_box
-from core.diffusion.faces import FaceChoice, choose_face
-from core.diffusion.faces.analysis import face_from_box
+from core.diffusion.faces import FaceChoice
+from core.diffusion.faces.analysis import face_to_box
 from core.diffusion.masks import face_change_map
 from core.diffusion.params import CompositionParams, PortraitParams
 from core.diffusion.pngmeta import parse_params, read_params
@@ -34,6 +34,7 @@ from workbench.sweep import Axis, Cell, expand, grid, touches_stage_one, unet_st
 
 STAGED = 6  # stage-2 results kept side by side to compare, accept or reject
 OnCell = Callable[[int, int, str], None]  # (k, n, label), k from 1
+FACE_VIEW = "Face box and crop"
 
 
 @dataclass
@@ -130,19 +131,25 @@ class Workbench:
     def face(self, bench: Bench, params: PortraitParams, base: Image.Image | None = None):
         base = base if base is not None else self.kept_base(bench)
         box = checked_face_box(params)
-        key = (id(base), box)
+        # a placed face also follows the prompt's framing and the references' faces
+        key = (id(base), box, params.place_face, params.composition.prompt, id(bench.references))
         cached = bench._faces.get(key)  # one read: another thread may replace the dict
         if cached is not None:
             return cached[1]
-        if box is not None:
-            found = FaceChoice(face_from_box(box, base.size), 1)
-        else:
-            analyzer = self.pipeline.analyzer
-            found = choose_face(analyzer.detect(base), analyzer.min_score)
-        if found is None:
+        found = self.pipeline.find_face(base, params)
+        if found is None and not params.place_face:
             raise NoFaceError("no face found in the base picture; draw a face box by hand")
+        found = found or self.pipeline.place(base, params, bench.references)
         bench._faces = {key: (base, found)}  # replaced whole, never mutated; one base is plenty
         return found
+
+    def face_label(self, bench: Bench, params: PortraitParams) -> str:
+        """The face view's caption: a placed face says so, with its box to start a move from."""
+        face = self.face(bench, params)
+        if face.how != "placed":
+            return FACE_VIEW
+        box = ", ".join(f"{v:.2f}" for v in face_to_box(face.face, self.kept_base(bench).size))
+        return f"Face placed, not found (box {box}): type a face box by hand to move it"
 
     def change_map(
         self, bench: Bench, params: PortraitParams, edit: MapEdit

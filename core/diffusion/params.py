@@ -90,3 +90,9 @@ class PortraitParams(Params):
     composition: CompositionParams
     identity: IdentityParams = IdentityParams()
     face_retries: Annotated[int, Field(ge=0, le=10)] = 3  # new stage-1 seeds when no face
+    # No face found in any try: stage 2 paints one where the framing prior places it
+    # (core/diffusion/framing.py) instead of failing. Operators turn it off: NARCIS_PLACE_FACE=0.
+    place_face: bool = True
+    # As run: "placed" when stage 2 painted the face where the framing prior put it (its box is
+    # identity.face_box); None when the face was detected or given.
+    face: Literal["placed"] | None = None

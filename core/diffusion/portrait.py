@@ -16,7 +16,8 @@ from core.diffusion.components import SDXLComponents, load_sdxl, one_painting_at
 from core.diffusion.composition import CompositionResult, CompositionStage
 from core.diffusion.crop import crop, face_crop_box, paste_back
 from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face, make_analyzer
-from core.diffusion.faces.analysis import face_from_box
+from core.diffusion.faces.analysis import face_from_box, face_to_box
+from core.diffusion.framing import place_face
 from core.diffusion.identity import IdentityRequest, IdentityStage
 from core.diffusion.likeness import LikenessMeter
 from core.diffusion.masks import face_change_map
@@ -133,6 +134,7 @@ class PortraitPipeline:
         # 1. Stage 1, with a new seed while the picture has no face
         with self.tier(params):
             base, face, params = self.compose_with_face(params, on_step, should_stop)
+        # 2. Stage 2 on the face found, given, or placed where the framing prior says
         result = self.refine(
             base.image, face, params, references, on_step=on_step, should_stop=should_stop
         )
@@ -144,24 +146,58 @@ class PortraitPipeline:
 
     def compose_with_face(
         self, params: PortraitParams, on_step: OnStep | None, should_stop: ShouldStop
-    ) -> tuple[CompositionResult, FaceChoice, PortraitParams]:
+    ) -> tuple[CompositionResult, FaceChoice | None, PortraitParams]:
+        """Stage 1, with new seeds while the picture has no face; after the last try, the
+        face is None (to be placed) or, with `place_face` off, an error."""
         composition = params.composition
         for attempt in range(params.face_retries + 1):
             seed = (composition.seed + attempt) % 2**63
             tried = composition.model_copy(update={"seed": seed})
             base = self.composition(tried, on_step=on_step, should_stop=should_stop)
-            box = params.identity.face_box
-            face = (
-                FaceChoice(face_from_box(box, base.image.size), 1)
-                if box is not None
-                else choose_face(self.analyzer.detect(base.image), self.analyzer.min_score)
-            )
+            face = self.find_face(base.image, params)
             if face is not None:
                 return base, face, params.model_copy(update={"composition": tried})
+        if params.place_face:  # on the last try's picture
+            return base, None, params.model_copy(update={"composition": tried})
         raise NoFaceError(
-            f"stage 1 painted no face in {params.face_retries + 1} tries "
-            f"(seeds {composition.seed}…{seed}); try another prompt or seed"
+            f"stage 1 painted no face we could find in {params.face_retries + 1} tries; "
+            "try another idea or style, or another seed"
         )
+
+    def find_face(self, base: Image.Image, params: PortraitParams) -> FaceChoice | None:
+        """The operator's face box, else the largest detected face, else None."""
+        box = params.identity.face_box
+        if box is not None:
+            how = "placed" if params.face == "placed" else "given"  # a placed face, re-run
+            return FaceChoice(face_from_box(box, base.size), 1, how)
+        return choose_face(self.analyzer.detect(base), self.analyzer.min_score)
+
+    def locate(
+        self,
+        base: Image.Image,
+        face: FaceChoice | None,
+        params: PortraitParams,
+        references: list[Reference],
+    ) -> tuple[FaceChoice, PortraitParams]:
+        """The face stage 2 works on, and the parameters that reproduce it: a placed face is
+        recorded as its box, so a re-run paints the same region."""
+        face = face or self.find_face(base, params)
+        if face is None and not params.place_face:
+            raise NoFaceError("no face found in the base image; draw a face box by hand")
+        face = face or self.place(base, params, references)
+        if face.how != "placed":
+            return face, params
+        identity = params.identity
+        if identity.face_box is None:
+            box = tuple(round(v, 4) for v in face_to_box(face.face, base.size))
+            identity = identity.model_copy(update={"face_box": box})
+        return face, params.model_copy(update={"identity": identity, "face": "placed"})
+
+    @staticmethod
+    def place(base: Image.Image, params: PortraitParams, references: list[Reference]) -> FaceChoice:
+        """A face where the framing prior puts the head (no face was found)."""
+        box = place_face(base.size, params.composition.prompt, references)
+        return FaceChoice(face_from_box(box, base.size), 0, "placed")
 
     @one_painting_at_a_time
     def refine(
@@ -175,20 +211,17 @@ class PortraitPipeline:
         should_stop: ShouldStop = never,
         edit_map: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> PortraitResult:
-        """Stage 2 on an existing base image (stage 1's, or any picture with a face).
+        """Stage 2 on an existing base image (stage 1's, or any picture): on `face`, else
+        the face box or detected face, else a face placed by the framing prior.
 
         `edit_map` may change the automatic change map first (the workbench's brush).
         """
         started = time.perf_counter()
         notes = [r.note for r in references if r.note]
-        if face is None and params.identity.face_box is not None:
-            face = FaceChoice(face_from_box(params.identity.face_box, base.size), 1)
-        if face is None:
-            face = choose_face(self.analyzer.detect(base), self.analyzer.min_score)
-            if face is None:
-                raise NoFaceError("no face found in the base image")
+        # 1. The face: given, found, or placed where the framing prior says
+        face, params = self.locate(base, face, params, references)
         if face.note:
-            notes.append(f"base image: {face.note}")
+            notes.append(face.note if face.how == "placed" else f"base image: {face.note}")
         # 2. Crop and change map
         p = params.identity
         box = face_crop_box(face.face, base.size, p.crop_margin, p.crop_size)

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.diffusion.crop import crop, face_crop_box
-from core.diffusion.faces import FaceAnalyzer, FaceChoice, choose_face
+from core.diffusion.faces import Face, FaceAnalyzer, FaceChoice, choose_face
 from core.diffusion.faces.analysis import Gender
 from core.diffusion.photomaker.prompt import NEUTRAL_CLASS_WORD
 from core.errors import NoFaceError
@@ -27,6 +27,9 @@ class Reference:
     embedding: torch.Tensor | None
     gender: Gender | None
     note: str | None  # e.g. "2 faces found; used the largest"
+    # The face's width / height, and its height as a share of the photo's: the proportions
+    # a placed face takes when stage 1 painted none (core/diffusion/framing.py).
+    face_shape: tuple[float, float] | None = None
 
 
 def prepare_reference(
@@ -57,7 +60,15 @@ def reference_from_face(
         embedding=None if embedding is None else torch.from_numpy(embedding),
         gender=choice.face.gender,
         note=None if choice.note is None else f"{name}: {choice.note}",
+        face_shape=face_shape(choice.face, image.size),
     )
+
+
+def face_shape(face: Face, size: tuple[int, int]) -> tuple[float, float] | None:
+    x0, y0, x1, y1 = face.box
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x1 - x0) / (y1 - y0), (y1 - y0) / size[1]
 
 
 def class_word(references: list[Reference]) -> str:

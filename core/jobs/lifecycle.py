@@ -48,7 +48,7 @@ from core.store.models import Job, Portrait
 
 RETRIES = 3  # failed attempts (a dead worker, an error) before a job is given up and refunded
 TERMINAL = ("done", "failed", "cancelled")
-GAVE_UP = "something went wrong on our side; your token is refunded"
+GAVE_UP = "something went wrong on our side; please try again"  # the details are in the log
 RENEW_EVERY = 1 / 3  # of the lease: an attempt renews three times per lease
 EXPIRY_MISSES = round(1 / RENEW_EVERY) - 1  # renewals in a row missed before a lease expires
 

@@ -36,8 +36,13 @@ class JobStatus:
     job_id: str
     status: str
     attempts: int
-    error: str | None
+    error: str | None  # the last attempt's error while retrying (internal); the reason once failed
     media: dict
+
+    @property
+    def reason(self) -> str | None:
+        """Why the job failed, in words for the person (only a failed job's error is that)."""
+        return self.error if self.status == "failed" else None
 
 
 class JobQueue:

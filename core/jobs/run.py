@@ -308,6 +308,7 @@ class JobRun:
                 seed=spec.seed,
             ),
             identity=IdentityParams(steps=steps, crop_size=min(1024, size), seed=spec.seed),
+            place_face=self.state.settings.place_face,
         )
         if not spec.overrides:
             return params

@@ -68,6 +68,21 @@ def test_portrait_on_a_given_base_writes_png_and_intermediates(tiny_models, tmp_
     ]
 
 
+def test_a_scene_without_a_face_is_one_line_when_placing_is_off(tiny_models, tmp_path, photos):
+    """Random weights paint no face; with the fallback off (placing it is covered in
+    tests/core/diffusion/test_portrait.py), one line says why there is no portrait."""
+    out = tmp_path / "out.png"
+    refused = run_narcis(
+        *("portrait", "--face", str(photos["astronaut.png"]), "--prompt", "byzantine emperor"),
+        *("--models", str(tiny_models), "--out", str(out), *SMALL),
+        data=tmp_path / "var",
+        NARCIS_PLACE_FACE="0",
+    )
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "stage 1 painted no face we could find in 4 tries" in last and not out.exists()
+
+
 @pytest.mark.parametrize(
     ("photo", "message"),
     [

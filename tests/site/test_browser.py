@@ -117,6 +117,32 @@ def test_a_guest_uploads_watches_progress_and_gets_the_portrait(
     assert problems == [] and blocked == [], stack.logs()
 
 
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_newcomers_first_portrait_with_the_forms_defaults(
+    stack, server, browser_page, astronaut, tmp_path
+) -> None:
+    """The embedded default as a new visitor meets it: random weights paint no face a detector
+    finds, so stage 2 paints one where the framing prior places it, and the page says so."""
+    page, problems, blocked = browser_page
+    stack.start_worker(NARCIS_PORTRAIT_SIZE="128", NARCIS_PORTRAIT_STEPS="2")
+    photo = tmp_path / "me.png"
+    astronaut.save(photo)
+    page.goto(server + "/make")
+    page.set_input_files("input[name=photos]", str(photo))
+    page.fill("input[name=idea]", "byzantine emperor")  # nothing else touched
+    page.click("button[type=submit]")
+    page.wait_for_url("**/jobs/*")
+    page.wait_for_selector("#download, #failure", timeout=60_000)
+    assert page.locator("#failure").count() == 0, page.locator("#failure").inner_text()
+    assert page.locator(".result img").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.locator("#face-placed").inner_text().startswith("Face placed, not found")
+    download = page.request.get(server + page.locator("#download").get_attribute("href"))
+    assert download.ok and download.body().startswith(b"\x89PNG")
+    shot(page, "first-portrait.png")
+    assert problems == [] and blocked == [], stack.logs()
+
+
 def _db(stack):
     from core.store.db import Database
 

@@ -50,10 +50,50 @@ def test_bad_uploads_are_refused_before_anything_is_queued(site, photos, message
     assert queued(site) == 0
 
 
-def test_a_photo_without_a_face_is_refused(site, camera) -> None:
+def test_a_photo_without_a_face_is_refused_and_nothing_is_charged(site, camera) -> None:
     response = site.make([("camera.png", png(camera))])
     assert response.status_code == 400 and "no face found in photo 1 (camera.png)" in response.text
+    assert "use a photo where the face is clearly visible" in response.text
     assert queued(site) == 0
+    assert '<strong id="tokens">5</strong>' in site.http.get("/make").text
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("no face found in photo 1; use a photo where the face is clearly visible", None),
+        (None, "something went wrong on our side; please try again"),  # out of retries
+    ],
+)
+def test_a_failed_job_shows_its_reason_on_its_page(site, face, reason, shown) -> None:
+    """Loaded after the job ended (no live event to carry the reason): the stored one."""
+    import uuid
+
+    from core.jobs import lifecycle
+    from core.jobs.queue import JobQueue
+
+    job_url = site.make([("me.png", face)]).headers["location"]
+    job_id = uuid.UUID(job_url.rsplit("/", 1)[1])
+
+    async def end(db, _media) -> None:
+        for _ in range(lifecycle.RETRIES):
+            claim = await lifecycle.claim(db, job_id, "worker", 30)
+            if reason is not None:
+                await lifecycle.fail(db, job_id, claim.token, reason)
+                break
+            why = "RuntimeError: CUDA error"  # what the log keeps; never shown
+            await lifecycle.release(db, job_id, why, token=claim.token, failure=True)
+        queue = JobQueue(site.settings.redis_url, db)
+        await queue.announce(job_id)  # as the worker does: the terminal event, live
+        await queue.close()
+
+    site.run(end)
+    expected = f"This portrait could not be made: {shown or reason}. Your token was refunded."
+    page = site.http.get(job_url).text  # a later visit: the stored reason
+    live = site.http.get(job_url + "/events").text  # a visitor who watched it end
+    assert expected in page and "CUDA" not in page
+    assert "event: finished" in live and expected in live and "CUDA" not in live
+    assert '<strong id="tokens">5</strong>' in site.http.get("/make").text
 
 
 def test_five_photos_are_too_many(site, face) -> None:

@@ -170,3 +170,39 @@ def test_a_face_box_without_size_is_refused_by_name() -> None:
     )
     with pytest.raises(UserInputError, match=r"face box 0.2, 0.3, 0.2, 0.6 has no size"):
         parse_portrait_params(flat.model_dump_json())
+
+
+def test_a_face_less_base_gets_a_placed_box_the_operator_can_move(
+    portrait_pipeline, astronaut, tmp_path
+) -> None:
+    """Stage 1 on random weights paints no face: the workbench shows where it placed one, and
+    a typed box moves it."""
+    from core.config import load_settings
+    from core.diffusion.faces.analysis import face_to_box
+    from workbench.engine import FACE_VIEW, Bench
+
+    bench_app = Workbench(load_settings(data_dir=tmp_path), portrait_pipeline)
+    bench = Bench()
+    path = tmp_path / "astronaut.png"
+    astronaut.save(path)
+    bench_app.add_references(bench, [str(path)])
+    params = PortraitParams(
+        composition=CompositionParams(prompt="byzantine emperor", width=64, height=64, steps=2),
+        identity=IdentityParams(steps=2, crop_size=64),
+    )
+    bench_app.stage_one(bench, params)
+    _, _, boxed = bench_app.preview(bench, params, MapEdit())
+    assert bench_app.face_label(bench, params).startswith("Face placed, not found (box 0.")
+    assert boxed.size == (64, 64) and boxed.tobytes() != bench.base.tobytes()  # box drawn
+    result = bench_app.stage_two(bench, params)
+    placed = bench_app.face(bench, params).face
+    assert result.params.face == "placed"
+    assert result.params.identity.face_box == pytest.approx(face_to_box(placed, (64, 64)), abs=1e-4)
+    moved = params.model_copy(
+        update={"identity": params.identity.model_copy(update={"face_box": (0.1, 0.1, 0.6, 0.6)})}
+    )
+    assert bench_app.face_label(bench, moved) == FACE_VIEW
+    assert bench_app.stage_two(bench, moved).params.face is None  # given, not placed
+    strict = params.model_copy(update={"place_face": False})
+    with pytest.raises(UserInputError, match="no face found in the base picture"):
+        bench_app.preview(bench, strict, MapEdit())

@@ -9,6 +9,12 @@ import numpy as np
 from PIL import Image
 
 Gender = Literal["man", "woman"]
+# found: detected; given: an operator's face box; placed: where the framing prior puts the head
+FaceSource = Literal["found", "given", "placed"]
+PLACED_NOTE = (
+    "face placed, not found: the picture had no face to detect, "
+    "so stage 2 painted one where the composition puts the head"
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,12 @@ class Face:
 class FaceChoice:
     face: Face
     found: int  # how many confident faces the photo had
+    how: FaceSource = "found"
 
     @property
     def note(self) -> str | None:
+        if self.how == "placed":
+            return PLACED_NOTE
         if self.found > 1:
             return f"{self.found} faces found; used the largest"
         return None
@@ -93,3 +102,10 @@ def face_from_box(box: tuple[float, float, float, float], size: tuple[int, int])
     w, h = x1 - x0, y1 - y0
     eyes = np.array([[x0 + 0.32 * w, y0 + 0.4 * h], [x0 + 0.68 * w, y0 + 0.4 * h]], np.float32)
     return Face(box=(x0, y0, x1, y1), landmarks=eyes, score=1.0)
+
+
+def face_to_box(face: Face, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A face's box as fractions of the picture: what `face_from_box` reads."""
+    width, height = size
+    x0, y0, x1, y1 = face.box
+    return x0 / width, y0 / height, x1 / width, y1 / height

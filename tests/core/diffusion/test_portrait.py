@@ -42,13 +42,32 @@ def test_final_equals_base_outside_the_mask_and_differs_inside(
     assert result.unet_batches == {"identity": [2, 2, 2, 2]}
 
 
-def test_stage_one_without_a_face_retries_with_new_seeds_then_fails(
+def test_stage_one_without_a_face_retries_with_new_seeds_then_fails_when_placing_is_off(
     portrait_pipeline, references
 ) -> None:
     seen = []
-    with pytest.raises(NoFaceError, match=r"no face in 3 tries \(seeds 0…2\)"):
-        portrait_pipeline(PARAMS, references, on_step=seen.append)
+    strict = PARAMS.model_copy(update={"place_face": False})
+    with pytest.raises(NoFaceError, match=r"no face we could find in 3 tries; try another idea"):
+        portrait_pipeline(strict, references, on_step=seen.append)
     assert [e.step for e in seen if e.stage == "composition"] == [1, 2, 3, 4] * 3
+
+
+def test_stage_one_without_a_face_gets_a_placed_face_and_says_so(
+    portrait_pipeline, references
+) -> None:
+    """The tiny models paint noise: no face in any try, so stage 2 runs on a placed face, on
+    the last try's picture, and the parameters reproduce it."""
+    seen = []
+    result = portrait_pipeline(PARAMS, references, on_step=seen.append)
+    assert [e.step for e in seen if e.stage == "composition"] == [1, 2, 3, 4] * 3
+    assert [e.step for e in seen if e.stage == "identity"] == [1, 2, 3, 4]
+    assert result.params.face == "placed" and result.params.composition.seed == 2
+    x0, y0, x1, y1 = result.params.identity.face_box
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+    assert any(n.startswith("face placed, not found") for n in result.notes)
+    assert (np.asarray(result.final) != np.asarray(result.base)).any()
+    again = portrait_pipeline(result.params, references)
+    assert again.params == result.params and again.final.tobytes() == result.final.tobytes()
 
 
 def test_a_reference_without_a_face_names_the_file(portrait_pipeline, camera) -> None:
@@ -65,9 +84,15 @@ def test_refine_is_reproducible(portrait_pipeline, references, astronaut) -> Non
     assert third.final.tobytes() != first.final.tobytes()
 
 
-def test_base_without_face_is_a_clear_error(portrait_pipeline, references, camera) -> None:
+def test_base_without_face_is_a_clear_error_when_placing_is_off(
+    portrait_pipeline, references
+) -> None:
+    strict = PARAMS.model_copy(update={"place_face": False})
+    gray = Image.new("RGB", (256, 256), "gray")
     with pytest.raises(NoFaceError, match="no face found in the base image"):
-        portrait_pipeline.refine(Image.new("RGB", (256, 256), "gray"), None, PARAMS, references)
+        portrait_pipeline.refine(gray, None, strict, references)
+    placed = portrait_pipeline.refine(gray, None, PARAMS, references)
+    assert placed.params.face == "placed" and placed.params.identity.face_box is not None
 
 
 def test_the_fast_tier_switches_its_lora_on_for_fast_portraits_only(
