@@ -156,7 +156,8 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     interactive=False,
                     elem_id="final",
                 )
-                final_file = gr.File(label="Final PNG (parameters inside)")
+                score = gr.Markdown(elem_id="score")  # the final's likeness, and by what
+                final_file = gr.File(label="Final PNG (parameters and likeness inside)")
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png")
                 steps_view = gr.Gallery(
                     label="Base · crop · map · refined · final",
@@ -371,10 +372,10 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     ),
                     run.on_step,
                     bench_app.previewer,
-                    lambda preview: (preview, *[gr.skip()] * 10),
+                    lambda preview: (preview, *[gr.skip()] * 11),
                 )
-            bench_app.stage(state, result)
-            path = runs.final_png(request, result)
+            likeness = bench_app.stage(state, result)
+            path = runs.final_png(request, result, likeness)
             change = np.asarray(result.change_map.convert("L"), dtype=np.float32) / 255.0
             over, _, boxed = bench_app.preview(state, params, edit)
             yield (
@@ -388,6 +389,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 staged_gallery(state),
                 stats_json(state),
                 plot_for(result.params, change),
+                likeness.described,
                 state,
             )
 
@@ -405,6 +407,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 staged,
                 stats,
                 plot,
+                score,
                 bench,
             ],
             api_name="stage2",
@@ -434,13 +437,14 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
         @user_errors
         def accept_staged(state: Bench | None, index: int, request: gr.Request):
             result = chosen(state, index)
-            path = str(runs.final_png(request, result))
-            return path, path, *shown(result.params)
+            likeness = bench_app.score_of(state, result)
+            path = str(runs.final_png(request, result, likeness))
+            return path, path, likeness.described, *shown(result.params)
 
         accept.click(
             accept_staged,
             [bench, picked],
-            [final, final_file, params_json, *widgets],
+            [final, final_file, score, params_json, *widgets],
             api_name="accept",
         )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.diffusion.likeness import Likeness
 from core.diffusion.pngmeta import save_png
 from core.diffusion.portrait import PortraitResult
 from core.diffusion.progress import StepEvent
@@ -62,14 +63,16 @@ class Runs:
     def stop(self, request: gr.Request | None) -> None:
         self._flag(request).set()
 
-    def final_png(self, request: gr.Request | None, result: PortraitResult) -> Path:
-        """The final image with its parameters inside. Each result gets its own file (the
-        page may still be reading the previous one); only the last few are kept."""
+    def final_png(
+        self, request: gr.Request | None, result: PortraitResult, likeness: Likeness
+    ) -> Path:
+        """The final image with its parameters and likeness inside. Each result gets its own
+        file (the page may still be reading the previous one); only the last few are kept."""
         folder = self.folder / self._session(request)
         folder.mkdir(parents=True, exist_ok=True)
         self._written += 1
         path = folder / f"narcis-{self._written:06d}.png"
-        save_png(result.final, result.params, path)
+        save_png(result.final, result.params, path, likeness.to_dict())
         for old in sorted(folder.glob("narcis-*.png"))[:-KEEP_FILES]:
             old.unlink(missing_ok=True)
         return path

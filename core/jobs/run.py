@@ -174,7 +174,7 @@ class JobRun:
             return "lost"
         prefix = f"portraits/{self.job_id}/{attempt}"
         log.info("storing outputs of attempt %d", attempt)
-        outputs = await self.outputs(result, prefix) | {"likeness": likeness}
+        outputs = await self.outputs(result, prefix, likeness) | {"likeness": likeness}
         done = await self.db.retrying(
             lambda: lifecycle.finish(self.state.db, self.id, self.claim.token, outputs)
         )
@@ -321,12 +321,13 @@ class JobRun:
             row.analysis = {"face": record, "found": choice.found}
         return reference_from_face(name, image, choice, size)
 
-    async def outputs(self, result, prefix: str) -> dict:
+    async def outputs(self, result, prefix: str, likeness: dict) -> dict:
         from core.diffusion.pngmeta import png_bytes
 
         media = self.state.media
         keys = {"final": f"{prefix}/final.png"}
-        await media.put(keys["final"], png_bytes(result.final, result.params), "image/png")
+        final = png_bytes(result.final, result.params, likeness)  # the score travels with it
+        await media.put(keys["final"], final, "image/png")
         derivatives = await asyncio.to_thread(make_derivatives, result.final)
         for d in derivatives:
             key = f"{prefix}/{d.width}.{d.extension}"
