@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -22,7 +23,7 @@ import numpy as np
 
 from core.config import Settings
 from core.diffusion.params import CompositionParams, PortraitParams
-from core.errors import Cancelled, NarcisError
+from core.errors import Cancelled, ConfigError, NarcisError
 from core.prompt.styles import STYLES
 from workbench.controls import (
     MAP_CONTROLS,
@@ -586,7 +587,36 @@ def launch(
     return demo
 
 
-if __name__ == "__main__":
-    from cli.workbench import workbench
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-    workbench()
+
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 7860, models: Path | None = None
+) -> None:
+    """Load the pipeline once and serve the page until stopped (what `narcis workbench` runs).
+    Beyond loopback a password is required: anyone who reaches the page can use the GPU."""
+    from core.diffusion.device import resolve_device, resolve_dtype
+    from core.diffusion.portrait import PortraitPipeline
+    from core.modelkit.layout import ModelLayout
+
+    if settings.workbench_password is None and host not in LOOPBACK:
+        raise ConfigError(
+            "NARCIS_WORKBENCH_PASSWORD: required when the workbench listens "
+            f"on {host} (anyone who reaches it can use the GPU)"
+        )
+    device = resolve_device(settings.device)
+    layout = ModelLayout(models if models is not None else settings.models_path)
+    pipeline = PortraitPipeline.load(layout, device, resolve_dtype(settings.dtype, device))
+    print(f"workbench on http://{host}:{port}", flush=True)
+    launch(settings, Workbench(settings, pipeline), host, port)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from core.config import load_settings
+
+    try:
+        serve(load_settings())
+    except NarcisError as exc:
+        sys.exit(f"error: {exc}")
