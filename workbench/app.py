@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from starlette.middleware import Middleware
 
 from core.config import Settings
 from core.diffusion.params import CompositionParams, PortraitParams
@@ -34,6 +35,7 @@ from workbench.controls import (
 )
 from workbench.engine import Bench, Workbench, parse_portrait_params, stats_json
 from workbench.live import live
+from workbench.login import LoginGuard, LoginLimits
 from workbench.maps import MapEdit, editor_value, paint_layer
 from workbench.plots import schedule_plot
 from workbench.runs import Runs
@@ -569,17 +571,24 @@ def plot_for(params: PortraitParams, change: np.ndarray | None = None):
 
 
 def launch(
-    settings: Settings, workbench: Workbench, host: str, port: int, block: bool = True
+    settings: Settings,
+    workbench: Workbench,
+    host: str,
+    port: int,
+    block: bool = True,
+    limits: LoginLimits | None = None,
 ) -> gr.Blocks:
     demo = build_ui(workbench, Runs(settings.data_dir / "workbench"))
     demo.queue(default_concurrency_limit=1)
-    auth = None
+    auth, middleware = None, []
     if settings.workbench_password is not None:
         auth = (settings.workbench_user, settings.workbench_password.get_secret_value())
+        middleware = [Middleware(LoginGuard, limits=limits or LoginLimits())]
     demo.launch(
         server_name=host,
         server_port=port,
         auth=auth,
+        app_kwargs={"middleware": middleware},
         prevent_thread_lock=not block,
         show_error=True,
         quiet=True,
