@@ -33,12 +33,14 @@ def workbench_url(portrait_pipeline, tmp_path_factory):
     from core.store.migrate import upgrade
     from workbench.app import launch
     from workbench.engine import Workbench
+    from workbench.login import LoginLimits
 
     data = tmp_path_factory.mktemp("wb")
     settings = load_settings(data_dir=data, workbench_password=PASSWORD)
     upgrade(settings.database)
     port = free_port()
-    demo = launch(settings, Workbench(settings, portrait_pipeline), "127.0.0.1", port, block=False)
+    many = LoginLimits(attempts_per_minute=10**6)  # every test logs in from 127.0.0.1
+    demo = launch(settings, Workbench(settings, portrait_pipeline), "127.0.0.1", port, False, many)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
