@@ -21,9 +21,32 @@ QUIET_S = 4.0  # deferring takes < 1 s; the reply then comes within 5 s of the c
 NOT_ANSWERING = "the queue is not answering, try again in a minute"
 
 
+_abandoned: set[asyncio.Task] = set()  # cancelled work still unwinding (kept from the GC)
+
+
 async def answered(work: Awaitable[T], seconds: float = QUIET_S) -> T:
-    """`await work`, or `CapacityError(NOT_ANSWERING)` when it takes longer than `seconds`."""
+    """`await work`, or `CapacityError(NOT_ANSWERING)` when it takes longer than `seconds`.
+
+    Late work is cancelled but not waited for: unwinding it (a database rollback queued
+    behind another writer) can take seconds more, and the user is told now."""
+    task = asyncio.ensure_future(work)
     try:
-        return await asyncio.wait_for(work, seconds)
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        _abandoned.add(task)
+        task.add_done_callback(_settled)
+        raise CapacityError(NOT_ANSWERING)
+    try:
+        return task.result()
     except (TimeoutError, RedisConnectionError, RedisTimeoutError):
         raise CapacityError(NOT_ANSWERING) from None
+
+
+def _settled(task: asyncio.Task) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: an error after giving up is no "never retrieved" warning

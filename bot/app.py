@@ -3,6 +3,7 @@ and answers every command error with one private message."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -28,6 +29,9 @@ class NarcisBot(commands.Bot):
         self.tree.on_error = self.on_command_error
 
     async def setup_hook(self) -> None:
+        # Loading the face analyser holds the GIL for a second or more: pay that before the
+        # first interaction, not in the middle of someone's /portrait (it stalls every answer).
+        await asyncio.to_thread(lambda: self.services.face_analyzer)
         await self.add_cog(Portraits(self, self.services))
         await self.add_cog(Operators(self, self.services))
         await self.add_cog(Batches(self, self.services))

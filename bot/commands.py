@@ -12,11 +12,14 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+from PIL import Image, UnidentifiedImageError
+from pydantic import ValidationError
 
 from bot import parameters
 from bot.answering import answered
@@ -31,13 +34,13 @@ from bot.delivery import (
     result_file,
     unfinished,
 )
-from bot.formatting import idea_text, parameters_text
-from bot.guards import cooldown
+from bot.formatting import idea_text, portrait_parameters
+from bot.guards import cooldown, is_operator, operator_role_id
 from bot.likeness import result_caption
 from bot.services import BotServices
 from core.errors import CapacityError, UserInputError
 from core.jobs.spec import PortraitSpec, new_job_id
-from core.photos import MAX_BYTES, load_photo
+from core.photos import FORMATS, MAX_BYTES, load_photo
 from core.prompt.hygiene import clean_idea
 from core.prompt.styles import STYLES
 from core.store.models import Job, Portrait
@@ -84,6 +87,7 @@ class Portraits(commands.Cog):
         count: app_commands.Range[int, 1, 4] = 1,
     ) -> None:
         idea = clean_idea(idea)
+        refuse_unfit(face)  # no I/O: a PDF is refused at once, not after the defer
         await interaction.response.defer(ephemeral=True, thinking=True)
         self.check_room(interaction.user.id, count)
         # The photo check takes seconds; a hung Redis is noticed meanwhile, not after it.
@@ -119,11 +123,9 @@ class Portraits(commands.Cog):
     async def checked_photo(self, face: discord.Attachment) -> bytes:
         """The photo as PNG bytes, at most `KEEP_SIDE` pixels a side, if it is an image with a
         face. Call it after deferring: reading and checking a phone photo takes seconds."""
-        if face.size > MAX_BYTES:
-            raise UserInputError(f"{face.filename} is over 10 MB")
-        if face.content_type and not face.content_type.startswith("image/"):
-            raise UserInputError(f"{face.filename} is not an image ({face.content_type})")
+        refuse_unfit(face)
         data = await face.read()
+        refuse_unreadable(data, face.filename)  # before the face analyser loads (seconds)
 
         def checked() -> bytes | None:
             analyzer = self.services.face_analyzer  # loads dlib on first use: keep it off the loop
@@ -311,7 +313,8 @@ class Portraits(commands.Cog):
         if portrait is None or portrait.hidden:
             return "That portrait is gone."
         if action == "params":
-            return parameters_text(portrait.parameters)
+            operator = is_operator(interaction.user, operator_role_id(interaction))
+            return portrait_parameters(portrait, full=operator)
         if action == "curate":
             return await self.curate(portrait)
         if action == "delete":
@@ -354,7 +357,18 @@ class Portraits(commands.Cog):
     async def original_spec(self, portrait_id: uuid.UUID) -> PortraitSpec:
         async with self.services.db.session() as session:
             job = await session.get(Job, portrait_id)
-        return PortraitSpec.model_validate(job.spec)
+        if job is None:
+            raise UserInputError(
+                "the record of how this portrait was made is gone (its job was cleared), "
+                "so it cannot be rerolled or varied; start a new one with /portrait"
+            )
+        try:
+            return PortraitSpec.model_validate(job.spec)
+        except ValidationError:
+            raise UserInputError(
+                "this portrait was made by an older version whose recipe this one cannot "
+                "read, so it cannot be rerolled or varied; start a new one with /portrait"
+            ) from None
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -368,6 +382,34 @@ class Portraits(commands.Cog):
             if portrait is not None:
                 portrait.saved = True
                 portrait.saved_from_message = str(payload.message_id)
+
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".avif", ".heic", ".heif", ".mpo"})
+
+
+def refuse_unfit(face: discord.Attachment) -> None:
+    """Refuse, without reading it, an attachment that is too large or plainly not a photo
+    (by Discord's content type, else by its name)."""
+    if face.size > MAX_BYTES:
+        raise UserInputError(f"{face.filename} is over 10 MB")
+    if face.content_type:
+        if not face.content_type.startswith("image/"):
+            raise UserInputError(f"{face.filename} is not an image ({face.content_type})")
+    elif Path(face.filename).suffix.lower() not in IMAGE_SUFFIXES:
+        raise UserInputError(f"{face.filename} is not a photo (JPEG, PNG or WebP)")
+
+
+def refuse_unreadable(data: bytes, filename: str) -> None:
+    """Refuse bytes that are no image we read, from their header alone (milliseconds)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise UserInputError(
+            f"{filename} is not an image we can read (JPEG, PNG or WebP)"
+        ) from None
+    if kind not in FORMATS:
+        raise UserInputError(f"{filename} is a {kind} file; use JPEG, PNG or WebP")
 
 
 def rerun(original: PortraitSpec, new_scene: bool) -> PortraitSpec:

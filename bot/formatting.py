@@ -9,6 +9,7 @@ from bot.parameters import PARAMETERS
 from core.jobs.events import JobEvent
 
 BAR = 16
+MESSAGE_LIMIT = 2000  # Discord's, in characters
 
 
 def progress_line(event: JobEvent, label: str = "") -> str:
@@ -43,8 +44,31 @@ def idea_text(result: dict[str, Any]) -> str:
     )[:1900]
 
 
-def parameters_text(parameters: dict[str, Any]) -> str:
-    return "```json\n" + json.dumps(parameters, indent=1)[:1850] + "\n```"
+def parameters_text(parameters: dict[str, Any], room: int = 1850) -> str:
+    return "```json\n" + json.dumps(parameters, indent=1)[:room] + "\n```"
+
+
+def portrait_parameters(portrait: Any, full: bool) -> str:
+    """What the Parameters button shows: the recipe in brief to anyone (enough to tell two
+    results apart), and the whole JSON to operators, who can feed it back."""
+    params = portrait.parameters or {}
+    if not params:
+        if portrait.status in ("queued", "running"):
+            return "No parameters yet: this portrait is still being painted."
+        return "No parameters were recorded for this portrait."
+    scene, face = params.get("composition", {}), params.get("identity", {})
+    lines = [
+        f"**{params.get('idea') or 'portrait'}** · {scene.get('width')}×{scene.get('height')}",
+        f"scene seed {scene.get('seed')} · face seed {face.get('seed')} · "
+        f"{scene.get('steps')}+{face.get('steps')} steps · schedule {scene.get('schedule')}",
+        f"identity strength {100 - face.get('style_strength', 20):g}%",
+    ]
+    if portrait.likeness is not None:
+        lines.append(f"likeness {portrait.likeness:.2f} ({portrait.likeness_analyzer})")
+    brief = "\n".join(lines)
+    if not full:
+        return brief
+    return f"{brief}\n{parameters_text(params, MESSAGE_LIMIT - len(brief) - 20)}"
 
 
 def batch_summary(done: int, failed: int, seconds: float, failures: list[str]) -> str:

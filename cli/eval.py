@@ -210,7 +210,7 @@ class _Runner:
             return Row(face, idea, seed, None, _label(analyzer), None, 0.0, "", str(exc))
         likeness = self.meter.measure(result.final, result.params, references)
         name = f"{face}-{_slug(idea)}-{seed}.png"
-        save_png(result.final, result.params, out / name)
+        save_png(result.final, result.params, out / name, likeness.to_dict())
         return Row(
             face,
             idea,

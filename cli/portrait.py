@@ -82,6 +82,7 @@ def portrait(
     )
 
     pipeline = _pipeline(models)
+    meter = pipeline.likeness_meter(layout(models))
     references = pipeline.references(photos)
     with step_bar(console) as on_step:
         if base_image is None:
@@ -93,9 +94,10 @@ def portrait(
     if save_intermediates is not None:
         for name, image in result.intermediates().items():
             save_png(image, result.params, save_intermediates / f"{name}.png")
-    save_png(result.final, result.params, out)
+    likeness = meter.measure(result.final, result.params, references)
+    save_png(result.final, result.params, out, likeness.to_dict())
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
-    console.print(f"wrote {out} ({timings})", highlight=False)
+    console.print(f"wrote {out} ({likeness.described}; {timings})", highlight=False)
 
 
 def _agent():

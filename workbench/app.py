@@ -15,14 +15,16 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
+from starlette.middleware import Middleware
 
 from core.config import Settings
 from core.diffusion.params import CompositionParams, PortraitParams
-from core.errors import Cancelled, NarcisError
+from core.errors import Cancelled, ConfigError, NarcisError
 from core.prompt.styles import STYLES
 from workbench.controls import (
     MAP_CONTROLS,
@@ -33,6 +35,7 @@ from workbench.controls import (
 )
 from workbench.engine import FACE_VIEW, Bench, Workbench, parse_portrait_params, stats_json
 from workbench.live import live
+from workbench.login import LoginGuard, LoginLimits
 from workbench.maps import MapEdit, editor_value, paint_layer
 from workbench.plots import schedule_plot
 from workbench.runs import Runs
@@ -80,18 +83,21 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
     with gr.Blocks(title="narcis workbench") as demo:
         bench = gr.State(None)  # a Bench per visitor, made on first use
         picked = gr.State(0)  # the staged result last clicked
-        gr.Markdown("## narcis workbench")
-        with gr.Row():
-            with gr.Column(scale=1):
+        # At 1366×768: the controls scroll in their own column, so the result beside them,
+        # with its likeness, stays in view while a slider moves (CSS in `LAYOUT_CSS`).
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, elem_id="controls"):
+                gr.Markdown("## narcis workbench")
                 files = gr.File(
                     label="Reference photos (1–4)",
                     file_count="multiple",
                     file_types=["image"],
                     type="filepath",
                     elem_id="references",
+                    height=110,
                 )
                 analyse = gr.Button("Find faces")
-                faces = gr.Gallery(label="Detected faces and landmarks", columns=4, height=180)
+                faces = gr.Gallery(label="Detected faces and landmarks", columns=4, height=120)
                 with gr.Group():
                     idea = gr.Textbox(label="Idea", placeholder="byzantine emperor", max_length=60)
                     style = gr.Dropdown(list(STYLES), value="none", label="Style")
@@ -99,21 +105,68 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     concept = gr.Textbox(label="Concept", interactive=False, lines=3)
                     keywords = gr.Markdown()
                 controls = parameter_controls(idea)
-                plot = gr.Image(label="Schedule", interactive=False, height=220)
-            with gr.Column(scale=1):
-                params_json = gr.Code(
-                    label="Parameters (JSON, editable; applied to the controls when you leave it)",
-                    language="json",
-                    value=PortraitParams(
-                        composition=CompositionParams(prompt="portrait")
-                    ).model_dump_json(indent=2),
-                )
+                with gr.Accordion("Parameters as JSON", open=False, elem_id="json"):
+                    params_json = gr.Code(
+                        label="Parameters (editable; applied to the controls when you leave it)",
+                        language="json",
+                        value=PortraitParams(
+                            composition=CompositionParams(prompt="portrait")
+                        ).model_dump_json(indent=2),
+                    )
+                with gr.Accordion("Sweep", open=False):
+                    axis_fields = []
+                    for position, default, values in (
+                        ("X", "identity.guidance_scale", "2, 5"),
+                        ("Y", NONE, ""),
+                        ("Z", NONE, ""),
+                    ):
+                        with gr.Row():
+                            name = gr.Dropdown(
+                                [NONE, *SWEEPABLE], value=default, label=f"{position} parameter"
+                            )
+                            text = gr.Textbox(
+                                label=f"{position} values (commas; ranges like 1-5 (+2))",
+                                value=values,
+                            )
+                        axis_fields += [name, text]
+                    cost = gr.Markdown(elem_id="sweep-cost")
+                    run_sweep = gr.Button("Run sweep")
+                    grids = gr.Gallery(label="Grids (one per Z value)", columns=1, format="png")
+                    cells = gr.Gallery(label="Cells", columns=4, format="png")
+                with gr.Accordion("Reproduce and presets", open=False):
+                    source = gr.File(
+                        label="Load parameters from a JSON file or a narcis PNG",
+                        type="filepath",
+                        elem_id="source",
+                    )
+                    load = gr.Button("Load parameters")
+                    preset_name = gr.Dropdown(label="Preset", allow_custom_value=True, choices=[])
+                    with gr.Row():
+                        save_preset = gr.Button("Save preset")
+                        load_preset = gr.Button("Load preset")
+            with gr.Column(scale=1, elem_id="result"):
                 with gr.Row():
                     stage1 = gr.Button("Run stage 1", variant="primary")
                     stage2 = gr.Button("Run stage 2", variant="primary")
                     stop = gr.Button("Stop", variant="stop")
+                with gr.Row(equal_height=False):
+                    final = gr.Image(
+                        label="Final (its download carries the parameters)",
+                        type="filepath",
+                        interactive=False,
+                        elem_id="final",
+                        height=300,
+                    )
+                    with gr.Column():
+                        score = gr.Markdown(elem_id="score")  # the final's likeness, and by what
+                        plot = gr.Image(
+                            label="Schedule", interactive=False, height=220, elem_id="plot"
+                        )
                 base = gr.Image(
-                    label="Base picture (stage 1, or upload one)", type="pil", format="png"
+                    label="Base picture (stage 1, or upload one)",
+                    type="pil",
+                    format="png",
+                    height=300,
                 )
                 with gr.Row():
                     face_view = gr.Image(
@@ -150,13 +203,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     upload_map = gr.Image(
                         label="Upload a map (white = change)", type="pil", image_mode="L"
                     )
-                final = gr.Image(
-                    label="Final (its download carries the parameters)",
-                    type="filepath",
-                    interactive=False,
-                    elem_id="final",
-                )
-                final_file = gr.File(label="Final PNG (parameters inside)")
+                final_file = gr.File(label="Final PNG (parameters and likeness inside)")
                 slider = gr.ImageSlider(label="Before / after", type="pil", format="png")
                 steps_view = gr.Gallery(
                     label="Base · crop · map · refined · final",
@@ -174,37 +221,6 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     accept = gr.Button("Accept: make it the final and load its parameters")
                     reject = gr.Button("Reject: drop it")
                 stats = gr.Code(label="Counters", language="json", elem_id="counters")
-                with gr.Accordion("Sweep", open=False):
-                    axis_fields = []
-                    for position, default, values in (
-                        ("X", "identity.guidance_scale", "2, 5"),
-                        ("Y", NONE, ""),
-                        ("Z", NONE, ""),
-                    ):
-                        with gr.Row():
-                            name = gr.Dropdown(
-                                [NONE, *SWEEPABLE], value=default, label=f"{position} parameter"
-                            )
-                            text = gr.Textbox(
-                                label=f"{position} values (commas; ranges like 1-5 (+2))",
-                                value=values,
-                            )
-                        axis_fields += [name, text]
-                    cost = gr.Markdown(elem_id="sweep-cost")
-                    run_sweep = gr.Button("Run sweep")
-                    grids = gr.Gallery(label="Grids (one per Z value)", columns=1, format="png")
-                    cells = gr.Gallery(label="Cells", columns=4, format="png")
-                with gr.Accordion("Reproduce and presets", open=False):
-                    source = gr.File(
-                        label="Load parameters from a JSON file or a narcis PNG",
-                        type="filepath",
-                        elem_id="source",
-                    )
-                    load = gr.Button("Load parameters")
-                    preset_name = gr.Dropdown(label="Preset", allow_custom_value=True, choices=[])
-                    with gr.Row():
-                        save_preset = gr.Button("Save preset")
-                        load_preset = gr.Button("Load preset")
 
         widgets = [controls[name] for name in WIDGET_PATHS]
         edits = [editor, strength, invert, upload_map]
@@ -373,10 +389,10 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     ),
                     run.on_step,
                     bench_app.previewer,
-                    lambda preview: (preview, *[gr.skip()] * 10),
+                    lambda preview: (preview, *[gr.skip()] * 11),
                 )
-            bench_app.stage(state, result)
-            path = runs.final_png(request, result)
+            likeness = bench_app.stage(state, result)
+            path = runs.final_png(request, result, likeness)
             change = np.asarray(result.change_map.convert("L"), dtype=np.float32) / 255.0
             over, _, boxed = bench_app.preview(state, params, edit)
             yield (
@@ -390,6 +406,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 staged_gallery(state),
                 stats_json(state),
                 plot_for(result.params, change),
+                likeness.described,
                 state,
             )
 
@@ -407,6 +424,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 staged,
                 stats,
                 plot,
+                score,
                 bench,
             ],
             api_name="stage2",
@@ -436,13 +454,14 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
         @user_errors
         def accept_staged(state: Bench | None, index: int, request: gr.Request):
             result = chosen(state, index)
-            path = str(runs.final_png(request, result))
-            return path, path, *shown(result.params)
+            likeness = bench_app.score_of(state, result)
+            path = str(runs.final_png(request, result, likeness))
+            return path, path, likeness.described, *shown(result.params)
 
         accept.click(
             accept_staged,
             [bench, picked],
-            [final, final_file, params_json, *widgets],
+            [final, final_file, score, params_json, *widgets],
             api_name="accept",
         )
 
@@ -535,6 +554,9 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
         demo.load(
             lambda: gr.Dropdown(choices=bench_app.preset_names()), None, preset_name, api_name=False
         )
+        demo.load(  # the schedule is drawn from the start, not after the first change
+            lambda *values: plot_for(params_of(list(values))), widgets, plot, api_name=False
+        )
     return demo
 
 
@@ -570,18 +592,35 @@ def plot_for(params: PortraitParams, change: np.ndarray | None = None):
     )
 
 
+# The controls column scrolls on its own (a page's height less the margins), so the result
+# column beside it keeps the final and its score on screen; narrow screens stack as usual.
+LAYOUT_CSS = """
+@media (min-width: 1024px) {
+  #controls { max-height: calc(100vh - 32px); overflow-y: auto; position: sticky; top: 16px; }
+}
+"""
+
+
 def launch(
-    settings: Settings, workbench: Workbench, host: str, port: int, block: bool = True
+    settings: Settings,
+    workbench: Workbench,
+    host: str,
+    port: int,
+    block: bool = True,
+    limits: LoginLimits | None = None,
 ) -> gr.Blocks:
     demo = build_ui(workbench, Runs(settings.data_dir / "workbench"))
     demo.queue(default_concurrency_limit=1)
-    auth = None
+    auth, middleware = None, []
     if settings.workbench_password is not None:
         auth = (settings.workbench_user, settings.workbench_password.get_secret_value())
+        middleware = [Middleware(LoginGuard, limits=limits or LoginLimits())]
     demo.launch(
+        css=LAYOUT_CSS,
         server_name=host,
         server_port=port,
         auth=auth,
+        app_kwargs={"middleware": middleware},
         prevent_thread_lock=not block,
         show_error=True,
         quiet=True,
@@ -589,7 +628,36 @@ def launch(
     return demo
 
 
-if __name__ == "__main__":
-    from cli.workbench import workbench
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-    workbench()
+
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 7860, models: Path | None = None
+) -> None:
+    """Load the pipeline once and serve the page until stopped (what `narcis workbench` runs).
+    Beyond loopback a password is required: anyone who reaches the page can use the GPU."""
+    from core.diffusion.device import resolve_device, resolve_dtype
+    from core.diffusion.portrait import PortraitPipeline
+    from core.modelkit.layout import ModelLayout
+
+    if settings.workbench_password is None and host not in LOOPBACK:
+        raise ConfigError(
+            "NARCIS_WORKBENCH_PASSWORD: required when the workbench listens "
+            f"on {host} (anyone who reaches it can use the GPU)"
+        )
+    device = resolve_device(settings.device)
+    layout = ModelLayout(models if models is not None else settings.models_path)
+    pipeline = PortraitPipeline.load(layout, device, resolve_dtype(settings.dtype, device))
+    print(f"workbench on http://{host}:{port}", flush=True)
+    launch(settings, Workbench(settings, pipeline), host, port)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from core.config import load_settings
+
+    try:
+        serve(load_settings())
+    except NarcisError as exc:
+        sys.exit(f"error: {exc}")

@@ -35,49 +35,39 @@ def parameter_controls(idea: gr.Textbox) -> Controls:
     w: Controls = {"idea": idea}
     with gr.Accordion("Prompt and stage 1", open=True):
         w["composition.prompt"] = gr.Textbox(label="Prompt", value=c.prompt, lines=3)
-        w["composition.negative_prompt"] = gr.Textbox(
-            label="Negative prompt", value=c.negative_prompt, lines=2
-        )
         with gr.Row():
             w["composition.width"] = gr.Number(label="Width", value=c.width, precision=0)
             w["composition.height"] = gr.Number(label="Height", value=c.height, precision=0)
             w["composition.seed"] = gr.Textbox(label="Seed", value=str(c.seed))
-        with gr.Row():
-            w["composition.scheduler"] = gr.Dropdown(SCHEDULERS, value=c.scheduler, label="Sampler")
-            w["tier"] = gr.Dropdown(["quality", "fast", "preview"], value=p.tier, label="Tier")
-            w["face_retries"] = gr.Slider(0, 10, p.face_retries, step=1, label="Face retries")
         w["composition.schedule"] = schedule_control(c.schedule)
         w["composition.steps"] = gr.Slider(1, 150, c.steps, step=1, label="Steps")
         w["composition.guidance_scale"] = gr.Slider(
             0, 30, c.guidance_scale, step=0.01, label="Guidance"
         )
-        w["composition.guidance_cutoff"] = gr.Slider(
-            0, 1, c.guidance_cutoff, step=0.01, label="No guidance for the last …"
-        )
+        with gr.Accordion("Stage 1, advanced", open=False):  # set once, rarely tuned
+            w["composition.negative_prompt"] = gr.Textbox(
+                label="Negative prompt", value=c.negative_prompt, lines=2
+            )
+            with gr.Row():
+                w["composition.scheduler"] = gr.Dropdown(
+                    SCHEDULERS, value=c.scheduler, label="Sampler"
+                )
+                w["tier"] = gr.Dropdown(["quality", "fast", "preview"], value=p.tier, label="Tier")
+                w["face_retries"] = gr.Slider(0, 10, p.face_retries, step=1, label="Face retries")
+            w["composition.guidance_cutoff"] = gr.Slider(
+                0, 1, c.guidance_cutoff, step=0.01, label="No guidance for the last …"
+            )
     with gr.Accordion("Stage 2: identity", open=True):
-        w["identity.prompt"] = gr.Textbox(label="Identity prompt (empty = the stage-1 prompt)")
-        with gr.Row():
-            w["identity.scheduler"] = gr.Dropdown(SCHEDULERS, value=i.scheduler, label="Sampler")
-            w["identity.class_word"] = gr.Textbox(label="Class word (empty = from the face)")
-            w["identity.seed"] = gr.Textbox(label="Seed", value=str(i.seed))
+        w["identity.seed"] = gr.Textbox(label="Seed", value=str(i.seed))
         w["identity.schedule"] = schedule_control(i.schedule)
         w["identity.steps"] = gr.Slider(1, 150, i.steps, step=1, label="Steps")
         w["identity.guidance_scale"] = gr.Slider(
             0, 30, i.guidance_scale, step=0.01, label="Guidance"
         )
-        w["identity.guidance_cutoff"] = gr.Slider(
-            0, 1, i.guidance_cutoff, step=0.01, label="No guidance for the last …"
-        )
         w["identity.style_strength"] = gr.Slider(
             0, 100, i.style_strength, step=0.01, label="Style strength (identity starts at)"
         )
-        w["identity.face_id_weight"] = gr.Slider(
-            1, 4, i.face_id_weight, step=1, label="Identity weight (reference repeats)"
-        )
         w["identity.crop_size"] = gr.Dropdown(CROP_SIZES, value=i.crop_size, label="Crop size")
-        w["identity.crop_margin"] = gr.Slider(
-            0, 2, i.crop_margin, step=0.01, label="Crop margin (face widths)"
-        )
         w["identity.mask_core"] = gr.Slider(0.3, 2, i.mask_core, step=0.01, label="Map: core")
         w["identity.mask_dilation"] = gr.Slider(
             0, 1, i.mask_dilation, step=0.01, label="Map: dilation"
@@ -88,6 +78,22 @@ def parameter_controls(idea: gr.Textbox) -> Controls:
         w["identity.face_box"] = gr.Textbox(
             label="Face box by hand (x0, y0, x1, y1 as fractions of the picture; empty = detect)"
         )
+        with gr.Accordion("Stage 2, advanced", open=False):
+            w["identity.prompt"] = gr.Textbox(label="Identity prompt (empty = the stage-1 prompt)")
+            with gr.Row():
+                w["identity.scheduler"] = gr.Dropdown(
+                    SCHEDULERS, value=i.scheduler, label="Sampler"
+                )
+                w["identity.class_word"] = gr.Textbox(label="Class word (empty = from the face)")
+            w["identity.guidance_cutoff"] = gr.Slider(
+                0, 1, i.guidance_cutoff, step=0.01, label="No guidance for the last …"
+            )
+            w["identity.face_id_weight"] = gr.Slider(
+                1, 4, i.face_id_weight, step=1, label="Identity weight (reference repeats)"
+            )
+            w["identity.crop_margin"] = gr.Slider(
+                0, 2, i.crop_margin, step=0.01, label="Crop margin (face widths)"
+            )
     return w
 
 

@@ -19,6 +19,7 @@ from core.config import Settings
 from core.diffusion.crop import CropBox, crop, face_crop_box
 from core.diffusion.faces import FaceChoice
 from core.diffusion.faces.analysis import face_to_box
+from core.diffusion.likeness import Likeness
 from core.diffusion.masks import face_change_map
 from core.diffusion.params import CompositionParams, PortraitParams
 from core.diffusion.pngmeta import parse_params, read_params
@@ -59,6 +60,7 @@ class Bench:
     base: Image.Image | None = None
     stats: Stats = field(default_factory=Stats)
     staged: list[PortraitResult] = field(default_factory=list)
+    scores: dict[int, Likeness] = field(default_factory=dict)  # id(staged result) → likeness
     # The face found on a base, per face box; holds the base too, so its id stays unique.
     _faces: dict[tuple, tuple[Image.Image, FaceChoice]] = field(default_factory=dict)
 
@@ -195,8 +197,18 @@ class Workbench:
         bench.stats.stage2_unet_calls += len(result.unet_batches["identity"])
         return result
 
-    def stage(self, bench: Bench, result: PortraitResult) -> None:
+    def stage(self, bench: Bench, result: PortraitResult) -> Likeness:
+        """Keep a stage-2 result to compare, with its likeness (is the person recognisable?)."""
+        score = self.likeness.measure(result.final, result.params, bench.references)
         bench.staged = [result, *bench.staged][:STAGED]
+        kept = {id(r) for r in bench.staged}
+        bench.scores = {k: v for k, v in bench.scores.items() if k in kept}
+        bench.scores[id(result)] = score
+        return score
+
+    @staticmethod
+    def score_of(bench: Bench, result: PortraitResult) -> Likeness:
+        return bench.scores[id(result)]
 
     def kept_base(self, bench: Bench) -> Image.Image:
         if bench.base is None:

@@ -4,6 +4,10 @@ strength slider (its opacity) says how strongly."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +26,56 @@ class MapEdit:
     strength: float = 1.0  # 0..1: how far a stroke pulls the map toward its colour
 
     def __call__(self, auto: np.ndarray) -> np.ndarray:
+        """The edited map, derived once per content: a run and the preview after it (and a
+        rerun with the same strokes) share it. A copy, so no caller can spoil the cache."""
+        key = (_digest(auto), _digest(self.upload), self.invert, _digest(self.paint))
+        return derived_maps.get((*key, self.strength), lambda: self.derive(auto)).copy()
+
+    def derive(self, auto: np.ndarray) -> np.ndarray:
         change = auto if self.upload is None else uploaded_map(self.upload, auto.shape)
         if self.invert:
             change = 1.0 - change
         return apply_paint(change, self.paint, self.strength)
+
+
+class DerivedMaps:
+    """The last few edited maps by the digest of everything they come from. Shared by every
+    session's events (Gradio runs them on several threads): guarded by a lock."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size, self._maps = size, OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, derive: Callable[[], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if key in self._maps:
+                self._maps.move_to_end(key)
+                return self._maps[key]
+        found = derive()  # outside the lock: two sessions may derive at once
+        with self._lock:
+            self._maps[key] = found
+            while len(self._maps) > self.size:
+                self._maps.popitem(last=False)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._maps.clear()
+
+
+derived_maps = DerivedMaps()
+
+
+def _digest(item: np.ndarray | Image.Image | None) -> bytes | None:
+    if item is None:
+        return None
+    if isinstance(item, Image.Image):
+        data, shape = item.tobytes(), (item.mode, item.size)
+    else:
+        data, shape = np.ascontiguousarray(item).tobytes(), (item.dtype.str, item.shape)
+    digest = hashlib.blake2b(repr(shape).encode(), digest_size=16)
+    digest.update(data)
+    return digest.digest()
 
 
 def uploaded_map(image: Image.Image, shape: tuple[int, int]) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.diffusion.likeness import Likeness
 from core.diffusion.pngmeta import save_png
 from core.diffusion.portrait import PortraitResult
 from core.diffusion.progress import StepEvent
@@ -66,13 +67,15 @@ class Runs:
     def stop(self, request: gr.Request | None) -> None:
         self._flag(request).set()
 
-    def final_png(self, request: gr.Request | None, result: PortraitResult) -> Path:
-        """The final image with its parameters inside. Each result gets its own file (the
-        page may still be reading the previous one); only the last few are kept."""
+    def final_png(
+        self, request: gr.Request | None, result: PortraitResult, likeness: Likeness
+    ) -> Path:
+        """The final image with its parameters and likeness inside. Each result gets its own
+        file (the page may still be reading the previous one); only the last few are kept."""
         folder = self.folder / self._session(request)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"narcis-{next(self._numbers):06d}.png"
-        save_png(result.final, result.params, path)
+        save_png(result.final, result.params, path, likeness.to_dict())
         for old in sorted(folder.glob("narcis-*.png"))[:-KEEP_FILES]:
             old.unlink(missing_ok=True)
         return path

@@ -44,6 +44,13 @@ class Likeness:
             return f"likeness — ({self.note or 'not measured'})"
         return f"likeness {self.score:.2f}"
 
+    @property
+    def described(self) -> str:
+        """The label with the analyser that measured it: "likeness 0.71 (dlib-128)"."""
+        if self.score is None:
+            return f"likeness — ({self.note or 'not measured'}; {self.analyzer})"
+        return f"likeness {self.score:.2f} ({self.analyzer})"
+
     def to_dict(self) -> dict:
         return asdict(self)
 

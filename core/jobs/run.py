@@ -196,7 +196,7 @@ class JobRun:
             return "lost"
         prefix = f"portraits/{self.job_id}/{attempt}"
         log.info("storing outputs of attempt %d", attempt)
-        outputs = await self.outputs(result, prefix)
+        outputs = await self.outputs(result, prefix, likeness)
         done = outputs is not None and await self.db.retrying(
             lambda: lifecycle.finish(
                 self.state.db, self.id, self.claim.token, outputs | {"likeness": likeness}
@@ -354,13 +354,13 @@ class JobRun:
             row.analysis = {"face": record, "found": choice.found}
         return reference_from_face(name, image, choice, size)
 
-    async def outputs(self, result, prefix: str) -> dict | None:
+    async def outputs(self, result, prefix: str, likeness: dict) -> dict | None:
         """Encode the outputs, then write each under the attempt's prefix while the lease is
         confirmed; None (and nothing left under the prefix) once it is not."""
         from core.diffusion.pngmeta import png_bytes
 
         def encode() -> tuple[dict[str, tuple[str, bytes, str]], str]:
-            png = png_bytes(result.final, result.params)
+            png = png_bytes(result.final, result.params, likeness)  # the score travels with it
             files = {"final": (f"{prefix}/final.png", png, "image/png")}
             for d in make_derivatives(result.final):
                 name = f"{d.width}.{d.extension}"

@@ -18,13 +18,8 @@ def bot(stack):
     return make_bot(stack, stack.redis_url)
 
 
-def make_bot(stack, redis_url: str):
-    import asyncio
-
-    from bot.app import NarcisBot
-    from bot.batches import Batches
-    from bot.commands import Portraits
-    from bot.operators import Operators
+def bot_services(stack, redis_url: str):
+    """The bot's real services over the test stack, with an operators role."""
     from bot.services import BotServices
     from core.config import load_settings
     from core.jobs.queue import JobQueue
@@ -37,7 +32,18 @@ def make_bot(stack, redis_url: str):
         discord_operator_role_id=OPERATOR_ROLE_ID,
     )
     db = Database(stack.database_url)
-    services = BotServices(settings, db, stack.media, JobQueue(redis_url, db))
+    return BotServices(settings, db, stack.media, JobQueue(redis_url, db))
+
+
+def make_bot(stack, redis_url: str):
+    import asyncio
+
+    from bot.app import NarcisBot
+    from bot.batches import Batches
+    from bot.commands import Portraits
+    from bot.operators import Operators
+
+    services = bot_services(stack, redis_url)
     client = NarcisBot(services)
 
     async def add_cogs() -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from core.diffusion.pngmeta import read_params
+from core.diffusion.pngmeta import read_likeness, read_params
 from tests.core.test_photos import bomb_png
 from tests.helpers import run_narcis
 
@@ -59,6 +59,10 @@ def test_portrait_on_a_given_base_writes_png_and_intermediates(tiny_models, tmp_
     assert result.returncode == 0, result.stderr
     params = read_params(out)
     assert params.kind == "portrait" and params.idea == "ranch girl"
+    likeness = read_likeness(out)  # the score and its analyser travel with the picture
+    assert likeness["analyzer"] == "dlib-128" and "score" in likeness
+    shown = "—" if likeness["score"] is None else f"{likeness['score']:.2f}"
+    assert f"wrote {out} (likeness {shown}" in result.stderr.replace("\n", "")
     assert sorted(p.name for p in inter.iterdir()) == [
         "base.png",
         "crop.png",

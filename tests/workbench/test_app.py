@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
-from core.diffusion.pngmeta import read_params
+from core.diffusion.pngmeta import read_likeness, read_params
 from tests.services import free_port
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -24,7 +24,7 @@ PARAMS = PortraitParams(
     identity=IdentityParams(steps=3, crop_size=64, face_box=(0.1, 0.1, 0.9, 0.9)),
 )
 # stage2 outputs, in order (State outputs are not part of the API)
-FINAL, FINAL_FILE, EDITOR, MAP, FACE, SLIDER, STEPS, STAGED, STATS, PLOT = range(10)
+FINAL, FINAL_FILE, EDITOR, MAP, FACE, SLIDER, STEPS, STAGED, STATS, PLOT, SCORE = range(11)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,14 @@ def workbench_url(portrait_pipeline, tmp_path_factory):
     from core.store.migrate import upgrade
     from workbench.app import launch
     from workbench.engine import Workbench
+    from workbench.login import LoginLimits
 
     data = tmp_path_factory.mktemp("wb")
     settings = load_settings(data_dir=data, workbench_password=PASSWORD)
     upgrade(settings.database)
     port = free_port()
-    demo = launch(settings, Workbench(settings, portrait_pipeline), "127.0.0.1", port, block=False)
+    many = LoginLimits(attempts_per_minute=10**6)  # every test logs in from 127.0.0.1
+    demo = launch(settings, Workbench(settings, portrait_pipeline), "127.0.0.1", port, False, many)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -216,6 +218,10 @@ def test_parameter_json_round_trips_to_the_same_image(client, astronaut_file) ->
     first = stage2(client)
     # the Final image's own file carries every parameter, the idea included
     assert read_params(first[FINAL]) == PARAMS and read_params(first[FINAL]).idea
+    # ... and its likeness, shown beside it with the analyser that measured it
+    likeness = read_likeness(first[FINAL])
+    assert likeness["analyzer"] == "dlib-128" and first[SCORE].startswith("likeness ")
+    assert first[SCORE].endswith("dlib-128)")
     loaded = client.predict(path=handle_file(first[FINAL_FILE]), api_name="/reproduce")
     assert PortraitParams.model_validate_json(loaded[0]) == PARAMS
     again = stage2(client, PortraitParams.model_validate_json(loaded[0]))
@@ -231,7 +237,9 @@ def test_staged_results_are_accepted_or_rejected(client, astronaut_file) -> None
         out = stage2(client, params)
     assert [s["caption"] for s in out[STAGED]][:2] == ["#1 · id seed 2", "#2 · id seed 1"]
     accepted = client.predict(api_name="/accept")
-    assert PortraitParams.model_validate_json(accepted[2]).identity.seed == 2
+    assert read_likeness(accepted[0])["analyzer"] == "dlib-128"
+    assert accepted[2].startswith("likeness ")
+    assert PortraitParams.model_validate_json(accepted[3]).identity.seed == 2
     staged = client.predict(api_name="/reject")
     assert staged[0]["caption"] == "#1 · id seed 1"
 

@@ -56,6 +56,7 @@ def stage_one(page: Page, photo: str, params: Path) -> None:
     page.get_by_text("Reproduce and presets").click()
     page.locator("#source input[type=file]").set_input_files(str(params))
     page.get_by_role("button", name="Load parameters").click()
+    page.get_by_text("Parameters as JSON").click()  # folded by default
     page.wait_for_function("document.body.innerText.includes('\"mask_core\": 0.3')")
     page.get_by_role("button", name="Run stage 1").click()
     page.wait_for_function(

@@ -206,3 +206,22 @@ def test_a_face_less_base_gets_a_placed_box_the_operator_can_move(
     strict = params.model_copy(update={"place_face": False})
     with pytest.raises(UserInputError, match="no face found in the base picture"):
         bench_app.preview(bench, strict, MapEdit())
+
+
+def test_an_edited_map_is_derived_once_per_content(monkeypatch) -> None:
+    from workbench import maps
+
+    derived = []
+    monkeypatch.setattr(maps, "derived_maps", maps.DerivedMaps(size=2))
+    real = maps.apply_paint
+    monkeypatch.setattr(maps, "apply_paint", lambda *a: derived.append(1) or real(*a))
+    auto = np.full((8, 8), 0.25, dtype=np.float32)
+    paint = Image.new("RGBA", (8, 8), (255, 255, 255, 255))
+    first = MapEdit(paint=paint)(auto)
+    first[:] = 0  # a caller's change does not reach the cache
+    again = MapEdit(paint=paint.copy())(auto.copy())  # equal content, other objects
+    assert len(derived) == 1 and again.min() == 1.0
+    MapEdit(paint=paint, strength=0.5)(auto)
+    MapEdit(paint=paint)(auto + 0.5)
+    MapEdit(paint=paint)(auto)  # pushed out by the two newer ones: derived again
+    assert len(derived) == 4

@@ -1,12 +1,16 @@
 """Submit → queue → a real `narcis worker` process on tiny models → results, on both databases."""
 
+import io
+import json
 import signal
 import uuid
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
+from core.diffusion.pngmeta import LIKENESS_CHUNK
 from core.jobs.spec import PortraitSpec
 from core.store.db import Database
 from core.store.models import Job, Portrait
@@ -80,6 +84,9 @@ def test_submit_to_done_with_media_derivatives_thumbhash_and_ordered_events(stac
     # Every portrait is scored against its references (a face may be missing on tiny models).
     assert portrait.likeness_analyzer == "dlib-128"
     assert portrait.likeness is None or 0 < portrait.likeness <= 1
+    png = stack.run(stack.media.get(events[-1].result["final"]))  # the file carries it too
+    stored = json.loads(Image.open(io.BytesIO(png)).text[LIKENESS_CHUNK])
+    assert (stored["score"], stored["analyzer"]) == (portrait.likeness, "dlib-128")
 
 
 def test_resubmitting_the_same_spec_is_a_no_op(stack, astronaut):
