@@ -108,18 +108,9 @@ def soak_threads(calls, same, names: list[str], threads: int, minutes: float) ->
 
 
 def soak_bot(minutes: float) -> Record:
-    from bot.commands import Portraits
-    from bot.services import BotServices
-    from core.errors import UserInputError
-    from tests.bot.test_threads import SimpleNamespace, attachments
+    from tests.bot.test_threads import attachments, photo_checker
 
-    cog = SimpleNamespace(services=BotServices(None, None, None, None))
-
-    async def outcome(attachment) -> bytes | str:
-        try:
-            return await Portraits.checked_photo(cog, attachment)
-        except UserInputError as exc:
-            return str(exc)
+    _, outcome = photo_checker()
 
     async def main() -> Record:
         photos = attachments()

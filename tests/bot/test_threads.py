@@ -35,20 +35,28 @@ def attachments() -> list:
     ]
 
 
-def check_in_parallel(rounds: str) -> None:
-    """In the child: the bot's own `checked_photo` on the bot's own services object, each
-    photo alone, then eight checks at a time, awaited together as overlapping commands are."""
+def photo_checker():
+    """The bot's own `checked_photo` on the bot's own services object (only its analyser is
+    used): an attachment → its PNG bytes, or the message that refuses it."""
     from bot.commands import Portraits
     from bot.services import BotServices
     from core.errors import UserInputError
 
-    cog = SimpleNamespace(services=BotServices(None, None, None, None))  # only its analyser
+    cog = SimpleNamespace(services=BotServices(None, None, None, None))
 
     async def outcome(attachment) -> bytes | str:
         try:
             return await Portraits.checked_photo(cog, attachment)
         except UserInputError as exc:
             return str(exc)
+
+    return cog, outcome
+
+
+def check_in_parallel(rounds: str) -> None:
+    """In the child: each photo checked alone, then eight checks at a time, awaited together
+    as overlapping commands are."""
+    cog, outcome = photo_checker()
 
     async def main() -> None:
         photos = attachments()
