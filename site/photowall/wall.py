@@ -9,6 +9,7 @@ visible, done, and (for visitors' portraits) its owner chose to share it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import re
@@ -61,7 +62,8 @@ def placeholder(hash_b64: str | None) -> str:
     """A tiny PNG painted from the thumbhash (decoding costs ~10 ms, so it is remembered)."""
     if not hash_b64:
         return ""
-    width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hash_b64)))
+    with contextlib.redirect_stdout(None):  # the library prints the aspect ratio (`1.0`)
+        width, height, rgba = thumbhash.thumb_hash_to_rgba(list(base64.b64decode(hash_b64)))
     image = Image.frombytes("RGBA", (width, height), bytes(rgba)).convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
@@ -113,10 +115,7 @@ class Wall:
     async def bump(self, announce: bool = True) -> None:
         """The wall changed: every cached page is now stale. Open walls hear "new portrait"
         only when one joined (`announce`), never when one left."""
-        if announce:
-            await bump_wall(self.redis)
-        else:
-            await self.redis.incr(VERSION_KEY)
+        await bump_wall(self.redis, announce)
 
     async def forget_pages(self) -> None:
         """Delete every cached page now, of every version (after an erase: nothing of the
