@@ -27,7 +27,7 @@ def work(
     json_path: JsonOption = None,
 ) -> None:
     """Exact counts per portrait on tiny models (original settings), TFLOPs at full size."""
-    from core.bench.work import run_work
+    from core.benchkit.work import run_work
 
     report = run_work(tier)
     table = Table("what", "per portrait", "target", title=f"work per portrait ({tier} tier)")
@@ -61,7 +61,7 @@ def work(
 @app.command()
 def overhead(steps: int = 20, json_path: JsonOption = None) -> None:
     """Host-side milliseconds per step with a no-op denoiser (full latent size)."""
-    from core.bench.overhead import per_step_ms
+    from core.benchkit.overhead import per_step_ms
 
     rows = {
         "stage 1 loop": per_step_ms(steps),
@@ -85,7 +85,7 @@ def gpu(
     """Seconds per 1024² portrait, reference against ours, on this card."""
     import torch
 
-    from core.bench.gpu import run_gpu
+    from core.benchkit.gpu import run_gpu
     from core.errors import ConfigError
 
     if not tiny and (not device.startswith("cuda") or not torch.cuda.is_available()):

@@ -24,6 +24,7 @@ from core.jobs.outage import BUSY, is_transient
 from photowall.checks import PhotoChecker
 from photowall.head import HeadMiddleware
 from photowall.news import WallNews
+from photowall.pagecache import PageCache
 from photowall.render import render
 from photowall.routes import accounts, admin, health, make, media, mine, wall
 from photowall.security import (
@@ -92,7 +93,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
-        state=State({"services": services, "sessions": sessions, "news": news, "checker": checker}),
+        state=State(
+            {
+                "services": services,
+                "sessions": sessions,
+                "news": news,
+                "checker": checker,
+                "pages": PageCache(),
+            }
+        ),
         template_config=TemplateConfig(
             directory=HERE / "templates",
             engine=JinjaTemplateEngine,
@@ -121,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loggers={"photowall": {"level": "INFO", "handlers": ["queue_listener"]}},
             log_exceptions="never",  # _server_error logs each one, once, with its traceback
         ),
-        on_startup=[settle],
+        on_startup=[settle, news.start],
         on_shutdown=[close],
         request_max_body_size=2**20,
     )

@@ -121,10 +121,7 @@ class Wall:
     async def bump(self, announce: bool = True) -> None:
         """The wall changed: every cached page is now stale. Open walls hear "new portrait"
         only when one joined (`announce`), never when one left."""
-        if announce:
-            await bump_wall(self.redis)
-        else:
-            await self.redis.incr(VERSION_KEY)
+        await bump_wall(self.redis, announce)
 
     async def forget_pages(self) -> None:
         """Delete every cached page now, of every version (after an erase: nothing of the

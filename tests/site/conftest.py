@@ -21,12 +21,24 @@ def server_env() -> dict[str, str]:
 
 @pytest.fixture
 def server(stack, server_env):
+    yield from _serve(stack, "web.log", server_env)
+
+
+@pytest.fixture
+def second_server(stack, server, server_env):
+    """Another `narcis serve` process beside `server`, sharing its Redis and database."""
+    yield from _serve(stack, "web2.log", server_env)
+
+
+def _serve(stack, log: str, server_env: dict[str, str]):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = stack.env(
         NARCIS_SITE_UPLOADS_PER_MINUTE="100",
         NARCIS_SITE_FREE_STARTS_PER_DAY="100",
         NARCIS_SITE_ORIGIN=url,
+        # This checkout's photowall, not whichever one the virtualenv installed.
+        PYTHONPATH=f"{ROOT}:{ROOT / 'site'}",
         **server_env,
     )
     process = subprocess.Popen(
@@ -34,7 +46,7 @@ def server(stack, server_env):
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=(stack.root / "web.log").open("wb"),
+        stderr=(stack.root / log).open("wb"),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -44,7 +56,7 @@ def server(stack, server_env):
         except OSError:
             time.sleep(0.2)
     else:
-        raise RuntimeError((stack.root / "web.log").read_text())
+        raise RuntimeError((stack.root / log).read_text())
     yield url
     process.terminate()
     process.wait(timeout=20)

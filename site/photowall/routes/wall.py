@@ -1,12 +1,12 @@
 """The wall: `/` serves the page, or with HX-Request the next page's fragment.
 
-Both are cached in Redis under the wall's version and answered with an ETag, so an unchanged
-page costs two Redis reads, or a 304.
+Both are cached under the wall's version, in this process (photowall/pagecache.py: ready to
+send, compressed once, no Redis round trip) and in Redis (shared by every process), and
+answered with an ETag, so an unchanged page costs a dictionary lookup, or a 304.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 
 from litestar import Request, get
@@ -14,36 +14,54 @@ from litestar.response import Response, ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from photowall.news import WallNews
+from photowall.pagecache import HTML, PageCache, choose_encoding, etag_base, matches
 from photowall.render import render
 from photowall.services import Services
 from photowall.wall import Wall
-
-HTML = "text/html"  # Litestar adds "; charset=utf-8"
 
 
 @get("/", name="wall")
 async def wall_page(
     request: Request, services: Services, cursor: str | None = None, q: str | None = None
 ) -> Response:
+    news: WallNews = request.app.state.news
+    pages: PageCache = request.app.state.pages
     wall = Wall(services.db, services.redis)
-    fragment = request.headers.get("hx-request") == "true"
+    headers = request.headers
+    kind = "fragment" if headers.get("hx-request") == "true" else "page"
     query = (q or "").strip()[:60] or None
-    version = await wall.version()
-    kind = "fragment" if fragment else "page"
-    etag = '"' + hashlib.sha1(f"{version}|{kind}|{cursor}|{query}".encode()).hexdigest()[:20] + '"'
-    headers = {"ETag": etag, "Vary": "HX-Request", "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(b"", status_code=304, headers=headers)
+    version = news.version if news.version is not None else await wall.version()
+    kept = pages.get(version, kind, cursor) if query is None else None
+    if kept is None:
+        body, cacheable = await _body(request, wall, version, kind, cursor, query)
+        if not cacheable:
+            etag = '"' + etag_base(version, kind, cursor, query) + '"'
+            plain = {"ETag": etag, "Vary": "HX-Request", "Cache-Control": "no-cache"}
+            if matches(headers.get("if-none-match"), etag):
+                return Response(b"", status_code=304, headers=plain)
+            return Response(body, media_type=HTML, headers=plain)
+        kept = pages.put(version, kind, cursor, body)
+    encoding = choose_encoding(headers.get("accept-encoding"))
+    sent = kept.headers[encoding]
+    if matches(headers.get("if-none-match"), sent["ETag"]):
+        return Response(b"", status_code=304, headers=sent)
+    return Response(kept.bodies[encoding], media_type=HTML, headers=sent)
+
+
+async def _body(
+    request: Request, wall: Wall, version: int, kind: str, cursor: str | None, query: str | None
+) -> tuple[bytes, bool]:
+    """The page from Redis, or rendered (and kept there when the site links to it)."""
     key = wall.cache_key(version, kind, cursor, query)
     cacheable = await wall.cacheable(version, cursor, query)
     body = await wall.cached(key) if cacheable else None
     if body is None:
         page = await wall.page(cursor, query)
-        template = "partials/wall_page.html" if fragment else "pages/wall.html"
+        template = "partials/wall_page.html" if kind == "fragment" else "pages/wall.html"
         body = render(request, template, page=page, first=cursor is None).encode()
         if cacheable:
             await wall.store(version, key, body, page)
-    return Response(body, media_type=HTML, headers=headers)
+    return body, cacheable
 
 
 @get("/events/wall", name="wall_events")

@@ -7,7 +7,7 @@ import torch
 from diffusers import AutoencoderTiny
 from PIL import Image
 
-from core.bench.instruments import count_loop_syncs, count_vae
+from core.benchkit.instruments import count_loop_syncs, count_vae
 from core.diffusion.composition import CompositionStage
 from core.diffusion.denoise import make_scheduler, predicted_clean
 from core.diffusion.params import CompositionParams

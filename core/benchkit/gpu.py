@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from core.bench.work import original_settings, synthetic_reference
+from core.benchkit.work import original_settings, synthetic_reference
 from core.diffusion.params import PortraitParams
 from core.diffusion.portrait import PortraitPipeline
 from core.diffusion.tiers import apply_tier
@@ -82,7 +82,7 @@ def _pipeline(folder: Path, device: torch.device, dtype: torch.dtype, tiny: bool
     if tiny:
         build_tiny(folder)
         return PortraitPipeline.load(ModelLayout(folder), device, dtype, optimize=False)
-    from core.bench.full import build_full
+    from core.benchkit.full import build_full
 
     build_full(folder)
     return PortraitPipeline.load(ModelLayout(folder), device, dtype, optimize=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from diffusers import EulerDiscreteScheduler
 
-from core.bench.configs import full_text_encoders, full_unet, full_vae
+from core.benchkit.configs import full_text_encoders, full_unet, full_vae
 from core.diffusion.photomaker.checkpoint import save_photomaker
 from core.diffusion.photomaker.encoder import IdEncoderConfig, PhotoMakerIdEncoder
 from core.modelkit import tiny

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.bench.flops import measure
-from core.bench.instruments import count_loop_syncs, count_vae
+from core.benchkit.flops import measure
+from core.benchkit.instruments import count_loop_syncs, count_vae
 from core.diffusion.faces.analysis import FaceChoice, face_from_box
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.diffusion.portrait import PortraitPipeline

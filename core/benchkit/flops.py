@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from core.bench.configs import full_unet, full_vae
+from core.benchkit.configs import full_unet, full_vae
 
 
 @dataclass(frozen=True)
