@@ -73,7 +73,12 @@ def heavy_imports(*modules: str) -> str:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={"NARCIS_DATA_DIR": "/tmp/narcis-probe", "PATH": "/usr/bin"},
+        # This checkout's packages, not whichever one the virtualenv installed.
+        env={
+            "NARCIS_DATA_DIR": "/tmp/narcis-probe",
+            "PATH": "/usr/bin",
+            "PYTHONPATH": f"{ROOT}:{ROOT / 'site'}",
+        },
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
