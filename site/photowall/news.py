@@ -59,6 +59,10 @@ class WallNews:
                 raise
             except Exception as exc:
                 self.version = None
+                if (
+                    asyncio.current_task().cancelling()
+                ):  # a cancel the client turned into its own error
+                    raise asyncio.CancelledError from exc
                 if not is_transient(exc):
                     log.exception("wall news: subscription failed; retrying")
                 await asyncio.sleep(outage.failed(exc))
@@ -104,4 +108,5 @@ class WallNews:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # Bounded: a shutdown never waits on a Redis connection that does not answer.
+            await asyncio.wait({self._task}, timeout=5)
