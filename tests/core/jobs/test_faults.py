@@ -9,11 +9,9 @@ import time
 import pytest
 
 from core.jobs.lifecycle import GAVE_UP, RETRIES
-from core.store.migrate import upgrade
 from tests.core.jobs.audit import audit, table, wait_terminal
 from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
-from tests.services import PostgresServer
-from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_for_step, wait_until
+from tests.stack import HEARTBEAT_S, REAPER_S, wait_for_step, wait_until
 
 PICKUP_BOUND_S = HEARTBEAT_S + 2 * REAPER_S  # lease expiry, then at most two reaper passes
 
@@ -49,17 +47,6 @@ async def _status(stack, job_id):
         return await queue.status(job_id)
     finally:
         await queue.close()
-
-
-@pytest.fixture
-def stoppable_postgres(tmp_path, redis_db_url, tiny_models):
-    server = PostgresServer()
-    server.create()
-    upgrade(server.url)
-    built = Stack(tmp_path, server.url, redis_db_url, tiny_models)
-    yield server, built
-    built.stop_workers()
-    server.remove()
 
 
 def test_a_database_outage_is_ridden_out_and_nothing_runs_twice(stoppable_postgres, astronaut):

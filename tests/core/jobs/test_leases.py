@@ -163,23 +163,8 @@ def test_an_idle_worker_exits_at_once_on_sigterm_and_takes_no_new_job(stack, ast
     assert attempts(stack, [job_id]) == {job_id: 0}
 
 
-@pytest.fixture
-def own_postgres(tmp_path, redis_db_url, tiny_models):
-    """A PostgreSQL server of this test's own, whose settings it may change."""
-    from core.store.migrate import upgrade
-    from tests.services import PostgresServer
-
-    server = PostgresServer()
-    server.create()
-    upgrade(server.url)
-    built = Stack(tmp_path, server.url, redis_db_url, tiny_models)
-    yield server, built
-    built.stop_workers()
-    server.remove()
-
-
-def test_a_read_only_database_is_one_outage_and_takes_no_live_job(own_postgres, astronaut):
-    server, stack = own_postgres
+def test_a_read_only_database_is_one_outage_and_takes_no_live_job(stoppable_postgres, astronaut):
+    server, stack = stoppable_postgres
     key = stack.run(stack.store(astronaut))
     [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=384))
     stack.start_worker()
