@@ -40,6 +40,7 @@ def test_a_12_megapixel_photo_is_checked_and_stored_at_a_bounded_size(astronaut)
     assert max(Image.open(io.BytesIO(cleaned)).size) <= 2048
 
 
+@pytest.mark.serial
 def test_a_huge_black_png_is_refused_in_seconds(site) -> None:
     black = png(Image.new("RGB", (6300, 6300)))
     assert len(black) < 200_000

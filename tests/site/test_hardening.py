@@ -214,6 +214,7 @@ def test_head_is_answered_like_get_without_a_body(site, path) -> None:
     assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
 
 
+@pytest.mark.serial
 def test_head_of_a_stream_ends_once_its_headers_are_out(site) -> None:
     started = time.monotonic()
     head = site.http.head("/events/wall")

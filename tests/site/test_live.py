@@ -196,6 +196,7 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_health_answers_quickly_while_big_photos_are_checked(stack, server, astronaut) -> None:
     latencies, uploads = health_during_uploads(server, twelve_megapixels(astronaut), seconds=12)

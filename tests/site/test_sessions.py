@@ -8,6 +8,7 @@ import re
 import statistics
 import time
 
+import pytest
 import redis
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from sqlalchemy import update
@@ -170,6 +171,7 @@ def test_failed_logins_are_limited_per_account(site) -> None:
     assert log_in(site, "bo@example.org", "long enough").status_code == 303  # others log in
 
 
+@pytest.mark.serial
 def test_an_unknown_email_costs_what_a_wrong_password_costs(site) -> None:
     add_account(site, "ada@example.org", "long enough")
 

@@ -186,6 +186,7 @@ def test_a_z_axis_makes_one_grid_per_value(client, astronaut_file) -> None:
     assert len(cells) == 8
 
 
+@pytest.mark.serial
 def test_stop_ends_a_sweep_between_steps(client, astronaut_file) -> None:
     from gradio_client.exceptions import AppError
 

@@ -91,6 +91,7 @@ def test_wrong_password_and_duplicate_email_are_refused(database_url) -> None:
     assert run(database_url, work)
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_password_checks_leave_the_event_loop_free(database_url) -> None:
     """argon2 takes tens of milliseconds of CPU: run on the loop, it stalled every request."""
