@@ -23,7 +23,8 @@ TUNED = PARAMS.model_copy(
 )
 
 
-def open_workbench(page: Page, url: str) -> None:
+def loopback_only(page: Page) -> None:
+    """No request leaves the machine (Gradio's page asks for web fonts, which would hang)."""
     page.route(
         "**/*",
         lambda route: (
@@ -32,6 +33,10 @@ def open_workbench(page: Page, url: str) -> None:
             else route.abort()
         ),
     )
+
+
+def open_workbench(page: Page, url: str) -> None:
+    loopback_only(page)
     page.goto(url)
     page.fill("input[type=text]", "operator")
     page.fill("input[type=password]", PASSWORD)
