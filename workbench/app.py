@@ -34,6 +34,7 @@ from workbench.controls import (
     params_to_controls,
 )
 from workbench.engine import FACE_VIEW, Bench, Workbench, parse_portrait_params, stats_json
+from workbench.face_drag import FACE_VIEW_ID, face_drag_js
 from workbench.live import live
 from workbench.login import LoginGuard, LoginLimits
 from workbench.maps import MapEdit, editor_value, paint_layer
@@ -167,6 +168,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     type="pil",
                     format="png",
                     height=300,
+                    elem_id="base",
                 )
                 with gr.Row():
                     face_view = gr.Image(
@@ -174,7 +176,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                         type="pil",
                         interactive=False,
                         format="png",
-                        elem_id="face-view",
+                        elem_id=FACE_VIEW_ID,  # drag the face box on it (face_drag.py)
                     )
                     map_preview = gr.Image(
                         label="Change map over the crop (follows the map sliders)",
@@ -598,6 +600,7 @@ LAYOUT_CSS = """
 @media (min-width: 1024px) {
   #controls { max-height: calc(100vh - 32px); overflow-y: auto; position: sticky; top: 16px; }
 }
+#face-view img { cursor: crosshair; }
 """
 
 
@@ -617,6 +620,7 @@ def launch(
         middleware = [Middleware(LoginGuard, limits=limits or LoginLimits())]
     demo.launch(
         css=LAYOUT_CSS,
+        js=face_drag_js(),
         server_name=host,
         server_port=port,
         auth=auth,

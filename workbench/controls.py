@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams, SchedulerName
 from core.errors import UserInputError
+from workbench.face_drag import FACE_BOX_ID
 
 SCHEDULERS = list(get_args(SchedulerName))
 CROP_SIZES = list(range(64, 2049, 64))
@@ -76,7 +77,9 @@ def parameter_controls(idea: gr.Textbox) -> Controls:
             0, 1, i.mask_feather, step=0.01, label="Map: feather"
         )
         w["identity.face_box"] = gr.Textbox(
-            label="Face box by hand (x0, y0, x1, y1 as fractions of the picture; empty = detect)"
+            label="Face box by hand: drag it on the face view, or type x0, y0, x1, y1 "
+            "as fractions of the picture (empty = detect)",
+            elem_id=FACE_BOX_ID,
         )
         with gr.Accordion("Stage 2, advanced", open=False):
             w["identity.prompt"] = gr.Textbox(label="Identity prompt (empty = the stage-1 prompt)")

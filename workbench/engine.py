@@ -151,7 +151,7 @@ class Workbench:
         if face.how != "placed":
             return FACE_VIEW
         box = ", ".join(f"{v:.2f}" for v in face_to_box(face.face, self.kept_base(bench).size))
-        return f"Face placed, not found (box {box}): type a face box by hand to move it"
+        return f"Face placed, not found (box {box}): drag a face box on it (or type one) to move it"
 
     def change_map(
         self, bench: Bench, params: PortraitParams, edit: MapEdit
