@@ -7,20 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.core.jobs.audit import audit, table, wait_terminal
 from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
+from tests.core.jobs.skew import FAKETIME, ahead
 from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_for_step, wait_until
 
-FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-AHEAD = {  # a host whose clock runs 120 s ahead (its monotonic clock is its own)
-    "LD_PRELOAD": str(FAKETIME),
-    "FAKETIME": "+120s",
-    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-}
+AHEAD = ahead(120)  # a host whose clock runs 120 s ahead (its monotonic clock is its own)
 TAKEN = ("stopped answering", "the job was lost")  # what a worker logs when a job is taken
 
 
