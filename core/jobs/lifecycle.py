@@ -110,16 +110,27 @@ async def finish(db: Database, job_id: uuid.UUID, token: str, result: dict) -> b
         )
         if moved.rowcount != 1:
             return False
-        portrait = await session.get(Portrait, job_id)
-        portrait.status, portrait.media = "done", result["keys"]
-        portrait.width, portrait.height = result["size"]
-        portrait.thumbhash, portrait.parameters = result["thumbhash"], result["params"]
-        portrait.prompt = result["params"]["composition"]["prompt"]
-        portrait.seed = result["params"]["composition"]["seed"]
         likeness = result.get("likeness") or {}
-        portrait.likeness = likeness.get("score")
-        portrait.likeness_analyzer = likeness.get("analyzer")
-        portrait.prompt_score = likeness.get("prompt_score")
+        composition = result["params"]["composition"]
+        await session.execute(
+            update(Portrait)
+            .where(Portrait.id == job_id)
+            .values(
+                status="done",
+                media=result["keys"],
+                width=result["size"][0],
+                height=result["size"][1],
+                thumbhash=result["thumbhash"],
+                parameters=result["params"],
+                prompt=composition["prompt"],
+                seed=composition["seed"],
+                likeness=likeness.get("score"),
+                likeness_analyzer=likeness.get("analyzer"),
+                prompt_score=likeness.get("prompt_score"),
+                updated_at=db_time(),  # not the ORM's audit stamp: that is this host's clock
+            )
+            .execution_options(synchronize_session=False)
+        )
     return True
 
 
@@ -263,7 +274,7 @@ async def _mirror(session: AsyncSession, job_id: uuid.UUID, status: str) -> None
     await session.execute(
         update(Portrait)
         .where(Portrait.id == job_id)
-        .values(status=status)
+        .values(status=status, updated_at=db_time())
         .execution_options(synchronize_session=False)
     )
 

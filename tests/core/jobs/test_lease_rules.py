@@ -5,6 +5,7 @@ import asyncio
 import logging
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from core.jobs import lifecycle
@@ -14,7 +15,7 @@ from core.jobs.reaper import Reaper
 from core.jobs.spec import PortraitSpec
 from core.store.clock import db_time
 from core.store.db import Database
-from core.store.models import Job
+from core.store.models import Job, Portrait
 from tests.core.jobs.test_lifecycle import OUTPUTS, PARAMS
 
 
@@ -158,3 +159,63 @@ def test_after_a_stall_the_painting_waits_for_the_database_and_a_lost_lease_writ
         return fresh, released, waited, held, lease.lost.is_set(), may_write
 
     assert asyncio.run(go()) == (True, "queued", True, False, True, False)
+
+
+# A host 120 s ahead submits two jobs, claims both, finishes one and renews the other's lease.
+AHEAD_HOST = """
+import asyncio, sys, uuid
+from core.jobs import lifecycle
+from core.jobs.queue import JobQueue
+from core.jobs.spec import PortraitSpec
+from core.store.db import Database
+from tests.core.jobs.test_lifecycle import OUTPUTS, PARAMS
+
+async def go(database_url, redis_url):
+    db = Database(database_url)
+    queue = JobQueue(redis_url, db)
+    done, held = [
+        uuid.UUID(await queue.submit_portrait(PortraitSpec(references=["r/a.png"], params=PARAMS)))
+        for _ in range(2)
+    ]
+    claim = await lifecycle.claim(db, done, "ahead", 30)
+    assert await lifecycle.finish(db, done, claim.token, OUTPUTS)
+    claim = await lifecycle.claim(db, held, "ahead", 30)
+    assert await lifecycle.renew(db, held, claim.token, 30)
+    await queue.close()
+    await db.dispose()
+    print(done, held)
+
+asyncio.run(go(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_host_ahead_writes_no_time_of_its_own_into_a_jobs_life(database_url, redis_db_url):
+    from tests.core.jobs.skew import ahead, run_python
+
+    code = AHEAD_HOST.replace("sys.argv[1:]", repr([database_url, redis_db_url]))
+    ran = run_python(code, ahead(120))
+    assert ran.returncode == 0, ran.stderr
+    done, held = (uuid.UUID(word) for word in ran.stdout.split())
+
+    async def read():
+        db = Database(database_url)
+        async with db.session() as session:
+            rows = [await session.get(kind, done) for kind in (Job, Portrait)]
+            lease = (await session.get(Job, held)).lease_expires_at
+            now = await session.scalar(select(db_time()))
+        await db.dispose()
+        return rows, lease, now
+
+    (job, portrait), lease, now = asyncio.run(read())
+    stamps = {
+        "job.created_at": job.created_at,
+        "job.updated_at": job.updated_at,
+        "job.started_at": job.started_at,
+        "job.finished_at": job.finished_at,
+        "portrait.created_at": portrait.created_at,
+        "portrait.updated_at": portrait.updated_at,
+    }
+    late = {name: (now - at).total_seconds() for name, at in stamps.items()}
+    assert all(0 <= s < 30 for s in late.values()), late  # 120 s ahead: all would be < 0
+    assert 0 < (lease - now).total_seconds() <= 30  # the database's now + 30 s

@@ -3,13 +3,9 @@ the wall clock 120 s ahead, its own monotonic clock, and sleeps; and a stalled a
 painting waits without time.sleep, which libfaketime 0.9.10 breaks."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 
-from tests.core.jobs.skew import FAKETIME, ahead
-from tests.helpers import ROOT
+from tests.core.jobs.skew import FAKETIME, ahead, run_python
 
 CLOCKS = """
 import json, time
@@ -37,23 +33,9 @@ print("waited", round(time.monotonic() - started, 2))
 """
 
 
-def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    if "PYTHONPATH" in os.environ:
-        base["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env=base | env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_a_process_ahead_sees_the_wall_clock_120_s_ahead_its_own_monotonic_clock_and_sleeps():
     assert FAKETIME.exists(), "libfaketime is missing: run scripts/setup.sh"
-    done = _python(CLOCKS, ahead(120))
+    done = run_python(CLOCKS, ahead(120))
     wall, mono = time.time(), time.monotonic()
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
@@ -63,7 +45,7 @@ def test_a_process_ahead_sees_the_wall_clock_120_s_ahead_its_own_monotonic_clock
 
 
 def test_a_stalled_paintings_wait_needs_no_time_sleep_where_libfaketime_broke_it():
-    done = _python(STALLED, ahead(120, mend_sleep=False))
+    done = run_python(STALLED, ahead(120, mend_sleep=False))
     print(done.stdout)
     assert done.returncode == 0, done.stderr  # was: OSError [Errno 22] from time.sleep
     waited = float(done.stdout.split("waited")[1])
