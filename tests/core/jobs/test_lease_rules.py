@@ -30,6 +30,7 @@ async def _times(db: Database, job_id: uuid.UUID):
         return job, await session.scalar(select(db_time()))
 
 
+@pytest.mark.serial  # a 0.2 s lease must have run out 0.5 s later
 def test_lease_times_are_written_and_compared_in_the_databases_clock(database_url, redis_db_url):
     async def go():
         db = Database(database_url)
@@ -108,6 +109,7 @@ class CountingReaper(Reaper):
         return await super().requeue(job_ids, fetched_grace_s)
 
 
+@pytest.mark.serial  # passes counted in 7 s
 def test_two_reapers_take_turns_whenever_they_started(redis_db_url, tmp_path):
     from core.store.migrate import upgrade
 
@@ -134,6 +136,7 @@ def test_two_reapers_take_turns_whenever_they_started(redis_db_url, tmp_path):
     assert sum(won) >= 6 and min(won) >= 3, won  # about one pass an interval, in turns
 
 
+@pytest.mark.serial  # a 0.3 s lease, waits of 0.2 s
 def test_after_a_stall_the_painting_waits_for_the_database_and_a_lost_lease_writes_nothing(
     database_url, redis_db_url
 ):
@@ -189,6 +192,7 @@ asyncio.run(go(*sys.argv[1:]))
 """
 
 
+@pytest.mark.serial  # times within 30 s of the database's now
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_host_ahead_writes_no_time_of_its_own_into_a_jobs_life(database_url, redis_db_url):
     from tests.core.jobs.skew import ahead, run_python

@@ -5,7 +5,11 @@ painting waits without time.sleep, which libfaketime 0.9.10 breaks."""
 import json
 import time
 
+import pytest
+
 from tests.core.jobs.skew import FAKETIME, ahead, run_python
+
+pytestmark = pytest.mark.serial  # sleeps and waits measured against bounds
 
 CLOCKS = """
 import json, time
