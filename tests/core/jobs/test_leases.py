@@ -15,24 +15,21 @@ import redis
 
 from core.jobs.reaper import LOCK
 from tests.core.jobs.audit import audit, table, wait_terminal
-from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
+from tests.core.jobs.chaos import (
+    attempts,
+    cancel,
+    holders,
+    kill,
+    process_of,
+    submit_paid,
+    wait_ready,
+)
 from tests.core.jobs.skew import FAKETIME, ahead
 from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_for_step, wait_until
 
 pytestmark = pytest.mark.serial  # lease deadlines and reaper intervals, with real processes
 AHEAD = ahead(120)  # a host whose clock runs 120 s ahead (its monotonic clock is its own)
 TAKEN = ("stopped answering", "the job was lost")  # what a worker logs when a job is taken
-
-
-def attempts(stack: Stack, job_ids: list[str]) -> dict[str, int]:
-    async def go():
-        queue = stack.queue()
-        try:
-            return {j: (await queue.status(j)).attempts for j in job_ids}
-        finally:
-            await queue.close()
-
-    return stack.run(go())
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -52,7 +49,7 @@ def test_a_worker_whose_clock_runs_120_s_ahead_takes_nothing_idle_or_busy(stack,
     busy = stack.run(holders(stack))
     time.sleep(3 * REAPER_S)  # both paint, both reapers sweep
     stack.run(wait_terminal(stack, [second], timeout=60))
-    stack.run(_cancel(stack, first))  # long enough for any machine's speed: stop it here
+    stack.run(cancel(stack, first))  # long enough for any machine's speed: stop it here
     statuses = stack.run(wait_terminal(stack, [first, second], timeout=30))
     found = stack.run(audit(stack, [first, second], payer | more))
     idle_one = "ahead" if busy[second][0].endswith(f"-{ahead.pid}") else "on time"
@@ -62,15 +59,6 @@ def test_a_worker_whose_clock_runs_120_s_ahead_takes_nothing_idle_or_busy(stack,
     assert attempts(stack, [first, second]) == {first: 1, second: 1}, stack.logs()[-4000:]
     assert not any(t in stack.logs() for t in TAKEN), stack.logs()[-4000:]
     assert found.clean, found
-
-
-async def _cancel(stack: Stack, *job_ids: str) -> None:
-    queue = stack.queue()
-    try:
-        for job_id in job_ids:
-            await queue.cancel(job_id)
-    finally:
-        await queue.close()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -93,7 +81,7 @@ def test_two_busy_workers_sweep_on_time_in_turns_and_one_killed_has_its_job_requ
     kill(process_of(stack, worker))
     wait_until(lambda: victim not in stack.run(holders(stack)), 30, 0.1)
     requeued_s = time.monotonic() - killed
-    stack.run(_cancel(stack, *job_ids))  # both long: what counts is done
+    stack.run(cancel(stack, *job_ids))  # both long: what counts is done
     statuses = stack.run(wait_terminal(stack, job_ids, timeout=30))
     found = stack.run(audit(stack, job_ids, payer))
     row = found.row(
@@ -210,7 +198,7 @@ def test_a_read_only_database_is_one_outage_and_takes_no_live_job(stoppable_post
     stack.run(_read_only(server, False))
     wait_until(lambda: stack.logs().count("the database is back") >= 2, 30)
     time.sleep(2 * HEARTBEAT_S)  # time for a reaper to take the job, if it would
-    stack.run(_cancel(stack, job_id))
+    stack.run(cancel(stack, job_id))
     statuses = stack.run(wait_terminal(stack, [job_id], timeout=30))
     found = stack.run(audit(stack, [job_id], payer))
     logs = stack.logs()

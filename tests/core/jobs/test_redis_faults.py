@@ -14,7 +14,15 @@ from core.jobs.spec import PortraitSpec
 from core.store.accounts import create_guest, tokens_left
 from core.store.db import Database
 from tests.core.jobs.audit import audit, table, wait_terminal
-from tests.core.jobs.chaos import cpu_seconds, holders, params, submit_paid, wait_ready
+from tests.core.jobs.chaos import (
+    attempts,
+    cancel,
+    cpu_seconds,
+    holders,
+    params,
+    submit_paid,
+    wait_ready,
+)
 from tests.services import RedisServer
 from tests.stack import REAPER_S, Stack, wait_for_step, wait_until
 
@@ -214,7 +222,7 @@ def test_redis_killed_while_painting_a_cancel_still_stops_it_and_the_other_paint
     wait_until(lambda: len(fleet.run(holders(fleet))) == 2, 180)
     fleet.run(wait_for_step(fleet, short, 2))
     redis_server.kill()
-    cancelled = fleet.run(_cancel(fleet, long))
+    [cancelled] = fleet.run(cancel(fleet, long))
     asked = time.monotonic()
     wait_until(lambda: "stopped: the job was cancelled" in fleet.logs(), 30, 0.1)
     stopped_s = time.monotonic() - asked
@@ -226,21 +234,5 @@ def test_redis_killed_while_painting_a_cancel_still_stops_it_and_the_other_paint
     assert cancelled and stopped_s <= 5, fleet.logs()[-3000:]  # a renewal, then the next step
     assert away == {short: "done"}, fleet.logs()[-5000:]
     assert statuses == {long: "cancelled", short: "done"} and found.clean, found
-    assert fleet.run(_attempts(fleet, [long, short])) == [1, 1]
+    assert attempts(fleet, [long, short]) == {long: 1, short: 1}
     assert "handed back" not in fleet.logs() and "Traceback" not in fleet.logs()
-
-
-async def _cancel(stack: Stack, job_id: str) -> bool:
-    queue = stack.queue()
-    try:
-        return await queue.cancel(job_id)
-    finally:
-        await queue.close()
-
-
-async def _attempts(stack: Stack, job_ids: list[str]) -> list[int]:
-    queue = stack.queue()
-    try:
-        return [(await queue.status(j)).attempts for j in job_ids]
-    finally:
-        await queue.close()
