@@ -68,7 +68,7 @@ def test_two_busy_workers_sweep_on_time_in_turns_and_one_killed_has_its_job_requ
     """While both paint, their reapers' passes (read from the sweep lock in Redis) follow each
     other within the schedule and move between the workers; then one is killed mid-painting."""
     key = stack.run(stack.store(astronaut))
-    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=400, crop=384))
+    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=512))
     stack.start_worker()
     stack.start_worker()
     wait_until(lambda: len(stack.run(holders(stack))) == 2, 120, 0.1)

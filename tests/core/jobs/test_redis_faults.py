@@ -215,7 +215,7 @@ def test_redis_killed_while_painting_a_cancel_still_stops_it_and_the_other_paint
     takes it) stops its painting at once, the other paints on and is done while Redis is
     still away; once it is back, both terminal events are announced and nothing ran twice."""
     key = fleet.run(fleet.store(astronaut))
-    [long], payer = fleet.run(submit_paid(fleet, key, 1, steps=400, crop=256))
+    [long], payer = fleet.run(submit_paid(fleet, key, 1, steps=150, crop=384))
     [short], more = fleet.run(submit_paid(fleet, key, 1, steps=30, crop=128))
     fleet.start_worker()
     fleet.start_worker()
