@@ -11,11 +11,12 @@ one wins, and only the winner of a move into a terminal state announces it (`ter
 
 The lease. A running job holds a lease: a token and an expiry. Only the token's holder may
 renew, finish, fail or release it.
-- Whose clock: every time that hosts compare (the expiry, started, finished, updated) is
-  written and compared by the database, in SQL (`db_time`: PostgreSQL's now(), SQLite's own
-  clock), never taken from a host's clock, which drifts and jumps (a spot host's first NTP
-  sync). A host's monotonic clock measures only its own durations: how long since its
-  attempt last heard the database confirm its lease.
+- Whose clock: every time that hosts compare (the expiry, started, finished, updated, and a
+  job's and portrait's created/updated from the submit on, core/jobs/queue.py) is written and
+  compared by the database, in SQL (`db_time`: PostgreSQL's now(), SQLite's own clock), never
+  taken from a host's clock, which drifts and jumps (a spot host's first NTP sync). A host's
+  monotonic clock measures only its own durations: how long since its attempt last heard
+  the database confirm its lease.
 - Who renews, how often: the attempt, from its own task on the worker's event loop (not the
   painting thread), every RENEW_EVERY of the lease `lease_s`; each renewal sets the expiry to
   the database's now + lease_s.
