@@ -223,3 +223,44 @@ def test_a_host_ahead_writes_no_time_of_its_own_into_a_jobs_life(database_url, r
     late = {name: (now - at).total_seconds() for name, at in stamps.items()}
     assert all(0 <= s < 30 for s in late.values()), late  # 120 s ahead: all would be < 0
     assert 0 < (lease - now).total_seconds() <= 30  # the database's now + 30 s
+
+
+@pytest.mark.serial  # renewal cadence against a 1.2 s lease
+def test_slow_renewals_keep_their_cadence_and_a_live_lease_never_lapses(
+    database_url, redis_db_url, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from core.jobs.lease import Lease
+    from core.jobs.run import JobRun
+
+    real = lifecycle.renew
+
+    async def slow(*args):  # a loaded host: each renewal comes back 0.9 s after it was written
+        held = await real(*args)
+        await asyncio.sleep(0.9)
+        return held
+
+    monkeypatch.setattr(lifecycle, "renew", slow)
+
+    async def go():
+        db = Database(database_url)
+        queue = JobQueue(redis_db_url, db)
+        job_id = await _job(queue)
+        claim = await lifecycle.claim(db, job_id, "here", 1.2)
+        settings = SimpleNamespace(job_heartbeat_s=1.2, job_timeout_s=60)
+        state = SimpleNamespace(settings=settings, evacuate=asyncio.Event(), db=db)
+        attempt = JobRun(state, None, str(job_id))
+        attempt.claim, attempt.lease = claim, Lease(db, job_id, claim.token, 1.2)
+        watch = asyncio.ensure_future(attempt.watch())
+        lapsed = 0
+        for _ in range(80):  # 4 s: a renewal period (0.4 s) plus 0.9 s each was 1.3 s apart
+            await asyncio.sleep(0.05)
+            lapsed += bool(await lifecycle.expired(db))
+        state.evacuate.set()
+        why = await asyncio.wait_for(watch, 5)
+        await queue.close()
+        await db.dispose()
+        return lapsed, why
+
+    assert asyncio.run(go()) == (0, "evacuate")
