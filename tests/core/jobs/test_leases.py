@@ -71,7 +71,8 @@ def test_two_busy_workers_sweep_on_time_in_turns_and_one_killed_has_its_job_requ
     job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=512))
     stack.start_worker()
     stack.start_worker()
-    wait_until(lambda: len(stack.run(holders(stack))) == 2, 120, 0.1)
+    wait_ready(stack, 2, timeout=300)  # loading the models takes minutes on a loaded machine
+    wait_until(lambda: len(stack.run(holders(stack))) == 2, 60, 0.1)
     passes = sweeps(stack, 6 * REAPER_S)
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(passes)]
     owners = Counter(owner for _, owner in passes)
