@@ -1,5 +1,7 @@
 """SAQ's Redis queue as a worker fetches from it: nothing while the worker drains, and a
-backoff (not a busy loop of tracebacks) while Redis is away."""
+backoff (not a busy loop of tracebacks) while Redis is away — also when an attempt ends
+during an outage: SAQ's record of it is closed once Redis is back (the database already holds
+the outcome), not dropped with two tracebacks and a dead fetch task."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from saq.job import Job
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
 
 from core.jobs.outage import is_transient, shared
 
 log = logging.getLogger("narcis.worker")
+FINISH_GIVE_UP_S = 300.0  # Redis away this long: SAQ's record of an ended job is left as it is
 
 
 class FetchQueue(RedisQueue):
@@ -37,6 +40,16 @@ class FetchQueue(RedisQueue):
             await self.put_back(job)  # fetched in the moment the worker began to drain
             return None
         return job
+
+    async def finish(self, job: Job, status: Status, **kwargs) -> None:
+        try:
+            await self.outage.retrying(
+                lambda: super(FetchQueue, self).finish(job, status, **kwargs), FINISH_GIVE_UP_S
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("SAQ's record of job %s is left open: %s", job.key, exc.__class__.__name__)
 
     async def put_back(self, job: Job) -> None:
         """Return a fetched job to the front of the queue, as if never taken."""

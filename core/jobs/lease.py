@@ -72,8 +72,10 @@ class Lease:
 
     def pause_if_unheard(self, stopping: Callable[[], bool]) -> None:
         """In the painting thread: wait while the database has not answered a renewal for two
-        renewal periods, unless the attempt is stopping anyway."""
+        renewal periods, unless the attempt is stopping anyway. It waits on `lost` (which also
+        ends the wait the moment the lease is lost), not with time.sleep: a sleep that raises
+        (Python 3.11 sleeps with clock_nanosleep, which an LD_PRELOAD such as libfaketime may
+        break) would fail the paid attempt at this step."""
         while time.monotonic() - self.heard_at > 2 * self.renew_s:
-            if stopping() or self.lost.is_set():
+            if stopping() or self.lost.wait(0.05):
                 return
-            time.sleep(0.05)

@@ -11,11 +11,12 @@ one wins, and only the winner of a move into a terminal state announces it (`ter
 
 The lease. A running job holds a lease: a token and an expiry. Only the token's holder may
 renew, finish, fail or release it.
-- Whose clock: every time that hosts compare (the expiry, started, finished, updated) is
-  written and compared by the database, in SQL (`db_time`: PostgreSQL's now(), SQLite's own
-  clock), never taken from a host's clock, which drifts and jumps (a spot host's first NTP
-  sync). A host's monotonic clock measures only its own durations: how long since its
-  attempt last heard the database confirm its lease.
+- Whose clock: every time that hosts compare (the expiry, started, finished, updated, and a
+  job's and portrait's created/updated from the submit on, core/jobs/queue.py) is written and
+  compared by the database, in SQL (`db_time`: PostgreSQL's now(), SQLite's own clock), never
+  taken from a host's clock, which drifts and jumps (a spot host's first NTP sync). A host's
+  monotonic clock measures only its own durations: how long since its attempt last heard
+  the database confirm its lease.
 - Who renews, how often: the attempt, from its own task on the worker's event loop (not the
   painting thread), every RENEW_EVERY of the lease `lease_s`; each renewal sets the expiry to
   the database's now + lease_s.
@@ -110,16 +111,27 @@ async def finish(db: Database, job_id: uuid.UUID, token: str, result: dict) -> b
         )
         if moved.rowcount != 1:
             return False
-        portrait = await session.get(Portrait, job_id)
-        portrait.status, portrait.media = "done", result["keys"]
-        portrait.width, portrait.height = result["size"]
-        portrait.thumbhash, portrait.parameters = result["thumbhash"], result["params"]
-        portrait.prompt = result["params"]["composition"]["prompt"]
-        portrait.seed = result["params"]["composition"]["seed"]
         likeness = result.get("likeness") or {}
-        portrait.likeness = likeness.get("score")
-        portrait.likeness_analyzer = likeness.get("analyzer")
-        portrait.prompt_score = likeness.get("prompt_score")
+        composition = result["params"]["composition"]
+        await session.execute(
+            update(Portrait)
+            .where(Portrait.id == job_id)
+            .values(
+                status="done",
+                media=result["keys"],
+                width=result["size"][0],
+                height=result["size"][1],
+                thumbhash=result["thumbhash"],
+                parameters=result["params"],
+                prompt=composition["prompt"],
+                seed=composition["seed"],
+                likeness=likeness.get("score"),
+                likeness_analyzer=likeness.get("analyzer"),
+                prompt_score=likeness.get("prompt_score"),
+                updated_at=db_time(),  # not the ORM's audit stamp: that is this host's clock
+            )
+            .execution_options(synchronize_session=False)
+        )
     return True
 
 
@@ -263,7 +275,7 @@ async def _mirror(session: AsyncSession, job_id: uuid.UUID, status: str) -> None
     await session.execute(
         update(Portrait)
         .where(Portrait.id == job_id)
-        .values(status=status)
+        .values(status=status, updated_at=db_time())
         .execution_options(synchronize_session=False)
     )
 

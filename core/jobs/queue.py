@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from saq.job import ABORT_ID_PREFIX
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import CapacityError, QueueBusy, UserInputError
@@ -24,6 +24,7 @@ from core.jobs.fetch import FetchQueue
 from core.jobs.outage import BUSY, is_transient, make_redis
 from core.jobs.spec import PortraitSpec
 from core.store.accounts import consume_token
+from core.store.clock import db_time
 from core.store.db import Database
 from core.store.models import Job, Portrait
 
@@ -84,6 +85,7 @@ class JobQueue:
                     await self._charge(session, spec)
                     session.add_all(_rows(job_id, spec))
                     await session.flush()  # the id is ours before the queue hears of it
+                    await _stamp(session, job_id)
                 if status in (None, "queued"):
                     await self.enqueue(spec.job_id)  # if Redis refuses, nothing is committed
         except IntegrityError:
@@ -223,6 +225,19 @@ def _rows(job_id: uuid.UUID, spec: PortraitSpec) -> list:
             prompt=spec.params.composition.prompt if spec.params else "",
         ),
     ]
+
+
+async def _stamp(session, job_id: uuid.UUID) -> None:
+    """Created and updated in the database's clock, not the submitting host's: the reaper
+    compares a queued job's updated_at with the database's now (the ORM's audit columns take
+    only Python datetimes, so the rows are stamped after they are written)."""
+    for table in (Job, Portrait):
+        await session.execute(
+            update(table)
+            .where(table.id == job_id)
+            .values(created_at=db_time(), updated_at=db_time())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _uuid(value: str | uuid.UUID | None) -> uuid.UUID | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import logging
 import threading
@@ -156,16 +157,21 @@ class JobRun:
             raise
 
     async def watch(self) -> str:
-        """Renew the lease until the attempt must stop; why it must."""
+        """Renew the lease until the attempt must stop; why it must. Renewals keep their
+        cadence, each due one renewal period after the last was asked: waiting a full period
+        after a renewal that was slow to come back (a loaded host, a slow database) stretched
+        the gap between two expiries to the period plus that delay, and a live lease ran out."""
         deadline = time.monotonic() + self.state.settings.job_timeout_s
+        due = time.monotonic() + self.lease.renew_s
         while True:
-            try:
-                await asyncio.wait_for(self.state.evacuate.wait(), self.lease.renew_s)
+            if (wait := due - time.monotonic()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.state.evacuate.wait(), wait)
+            if self.state.evacuate.is_set():
                 return "evacuate"
-            except TimeoutError:
-                pass
             if time.monotonic() > deadline:
                 return "timeout"
+            due = time.monotonic() + self.lease.renew_s
             if await self.lease.renew() is False:
                 return "cancelled" if await self.status() == "cancelled" else "lost"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections import Counter
@@ -103,10 +104,28 @@ async def wait_terminal(stack: Stack, job_ids: list[str], timeout: float) -> dic
 
 
 def settled(logs: str) -> bool:
-    """Every attempt that began storing has ended: stored, or lost the job and deleted."""
-    began = sum(executions(logs, "storing outputs of attempt").values())
-    ended = sum(executions(logs).values()) + sum(executions(logs, "lost the job").values())
+    """Every attempt that began storing has ended: stored, or lost the job and deleted what it
+    wrote. Matched by job and attempt: counted in bulk, an attempt that lost its job before it
+    began storing made another job's attempt, still writing, look ended — and its outputs,
+    about to be deleted, were found by the caller (the flaky cancel race)."""
+    began = storings(logs, "storing outputs of attempt")
+    ended = storings(logs, "stored outputs of attempt") | storings(logs, "lost the job while")
     return began <= ended
+
+
+def storings(logs: str, what: str) -> set[tuple[str, int]]:
+    """(job id, attempt) of each log line whose message says `what`."""
+    found = set()
+    for line in logs.splitlines():
+        if what not in line:
+            continue
+        try:
+            entry = json.loads(line)
+            attempt = int(re.search(r"attempt (\d+)", entry["message"]).group(1))
+            found.add((entry["job_id"], attempt))
+        except (ValueError, KeyError, AttributeError):
+            continue
+    return found
 
 
 async def audit(stack: Stack, job_ids: list[str], payer: dict[str, str] | None = None) -> Audit:

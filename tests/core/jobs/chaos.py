@@ -62,6 +62,28 @@ async def holders(stack: Stack) -> dict[str, tuple[str, int]]:
         await db.dispose()
 
 
+async def cancel(stack: Stack, *job_ids: str) -> list[bool]:
+    """Cancel each job as a user would; whether each cancel won."""
+    queue = stack.queue()
+    try:
+        return [await queue.cancel(job_id) for job_id in job_ids]
+    finally:
+        await queue.close()
+
+
+def attempts(stack: Stack, job_ids: list[str]) -> dict[str, int]:
+    """Each job's number of attempts so far."""
+
+    async def go():
+        queue = stack.queue()
+        try:
+            return {j: (await queue.status(j)).attempts for j in job_ids}
+        finally:
+            await queue.close()
+
+    return stack.run(go())
+
+
 def process_of(stack: Stack, worker_id: str) -> subprocess.Popen | None:
     pid = int(worker_id.rsplit("-", 1)[1])
     return next((p for p in stack.workers if p.pid == pid and p.poll() is None), None)

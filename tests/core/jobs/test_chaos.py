@@ -34,6 +34,7 @@ def services(tmp_path):
     postgres.remove()
 
 
+@pytest.mark.serial  # every re-queue within the lease and two reaper passes
 def test_chaos_every_job_ends_once(tmp_path, services, tiny_models, astronaut):
     postgres, redis_server = services
     stack = Stack(tmp_path, postgres.url, redis_server.url, tiny_models)

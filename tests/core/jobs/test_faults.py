@@ -16,6 +16,7 @@ from tests.stack import HEARTBEAT_S, REAPER_S, wait_for_step, wait_until
 PICKUP_BOUND_S = HEARTBEAT_S + 2 * REAPER_S  # lease expiry, then at most two reaper passes
 
 
+@pytest.mark.serial  # each pickup within the lease and two reaper passes
 def test_a_job_killed_out_of_retries_fails_once_and_refunds_without_a_restart(stack, astronaut):
     key = stack.run(stack.store(astronaut))
     [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=256))

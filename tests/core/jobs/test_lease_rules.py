@@ -5,6 +5,7 @@ import asyncio
 import logging
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from core.jobs import lifecycle
@@ -14,7 +15,7 @@ from core.jobs.reaper import Reaper
 from core.jobs.spec import PortraitSpec
 from core.store.clock import db_time
 from core.store.db import Database
-from core.store.models import Job
+from core.store.models import Job, Portrait
 from tests.core.jobs.test_lifecycle import OUTPUTS, PARAMS
 
 
@@ -29,6 +30,7 @@ async def _times(db: Database, job_id: uuid.UUID):
         return job, await session.scalar(select(db_time()))
 
 
+@pytest.mark.serial  # a 0.2 s lease must have run out 0.5 s later
 def test_lease_times_are_written_and_compared_in_the_databases_clock(database_url, redis_db_url):
     async def go():
         db = Database(database_url)
@@ -107,6 +109,7 @@ class CountingReaper(Reaper):
         return await super().requeue(job_ids, fetched_grace_s)
 
 
+@pytest.mark.serial  # passes counted in 7 s
 def test_two_reapers_take_turns_whenever_they_started(redis_db_url, tmp_path):
     from core.store.migrate import upgrade
 
@@ -133,6 +136,7 @@ def test_two_reapers_take_turns_whenever_they_started(redis_db_url, tmp_path):
     assert sum(won) >= 6 and min(won) >= 3, won  # about one pass an interval, in turns
 
 
+@pytest.mark.serial  # a 0.3 s lease, waits of 0.2 s
 def test_after_a_stall_the_painting_waits_for_the_database_and_a_lost_lease_writes_nothing(
     database_url, redis_db_url
 ):
@@ -158,3 +162,105 @@ def test_after_a_stall_the_painting_waits_for_the_database_and_a_lost_lease_writ
         return fresh, released, waited, held, lease.lost.is_set(), may_write
 
     assert asyncio.run(go()) == (True, "queued", True, False, True, False)
+
+
+# A host 120 s ahead submits two jobs, claims both, finishes one and renews the other's lease.
+AHEAD_HOST = """
+import asyncio, sys, uuid
+from core.jobs import lifecycle
+from core.jobs.queue import JobQueue
+from core.jobs.spec import PortraitSpec
+from core.store.db import Database
+from tests.core.jobs.test_lifecycle import OUTPUTS, PARAMS
+
+async def go(database_url, redis_url):
+    db = Database(database_url)
+    queue = JobQueue(redis_url, db)
+    done, held = [
+        uuid.UUID(await queue.submit_portrait(PortraitSpec(references=["r/a.png"], params=PARAMS)))
+        for _ in range(2)
+    ]
+    claim = await lifecycle.claim(db, done, "ahead", 30)
+    assert await lifecycle.finish(db, done, claim.token, OUTPUTS)
+    claim = await lifecycle.claim(db, held, "ahead", 30)
+    assert await lifecycle.renew(db, held, claim.token, 30)
+    await queue.close()
+    await db.dispose()
+    print(done, held)
+
+asyncio.run(go(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.serial  # times within 30 s of the database's now
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_host_ahead_writes_no_time_of_its_own_into_a_jobs_life(database_url, redis_db_url):
+    from tests.core.jobs.skew import ahead, run_python
+
+    code = AHEAD_HOST.replace("sys.argv[1:]", repr([database_url, redis_db_url]))
+    ran = run_python(code, ahead(120))
+    assert ran.returncode == 0, ran.stderr
+    done, held = (uuid.UUID(word) for word in ran.stdout.split())
+
+    async def read():
+        db = Database(database_url)
+        async with db.session() as session:
+            rows = [await session.get(kind, done) for kind in (Job, Portrait)]
+            lease = (await session.get(Job, held)).lease_expires_at
+            now = await session.scalar(select(db_time()))
+        await db.dispose()
+        return rows, lease, now
+
+    (job, portrait), lease, now = asyncio.run(read())
+    stamps = {
+        "job.created_at": job.created_at,
+        "job.updated_at": job.updated_at,
+        "job.started_at": job.started_at,
+        "job.finished_at": job.finished_at,
+        "portrait.created_at": portrait.created_at,
+        "portrait.updated_at": portrait.updated_at,
+    }
+    late = {name: (now - at).total_seconds() for name, at in stamps.items()}
+    assert all(0 <= s < 30 for s in late.values()), late  # 120 s ahead: all would be < 0
+    assert 0 < (lease - now).total_seconds() <= 30  # the database's now + 30 s
+
+
+@pytest.mark.serial  # renewal cadence against a 1.2 s lease
+def test_slow_renewals_keep_their_cadence_and_a_live_lease_never_lapses(
+    database_url, redis_db_url, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from core.jobs.lease import Lease
+    from core.jobs.run import JobRun
+
+    real = lifecycle.renew
+
+    async def slow(*args):  # a loaded host: each renewal comes back 0.9 s after it was written
+        held = await real(*args)
+        await asyncio.sleep(0.9)
+        return held
+
+    monkeypatch.setattr(lifecycle, "renew", slow)
+
+    async def go():
+        db = Database(database_url)
+        queue = JobQueue(redis_db_url, db)
+        job_id = await _job(queue)
+        claim = await lifecycle.claim(db, job_id, "here", 1.2)
+        settings = SimpleNamespace(job_heartbeat_s=1.2, job_timeout_s=60)
+        state = SimpleNamespace(settings=settings, evacuate=asyncio.Event(), db=db)
+        attempt = JobRun(state, None, str(job_id))
+        attempt.claim, attempt.lease = claim, Lease(db, job_id, claim.token, 1.2)
+        watch = asyncio.ensure_future(attempt.watch())
+        lapsed = 0
+        for _ in range(80):  # 4 s: a renewal period (0.4 s) plus 0.9 s each was 1.3 s apart
+            await asyncio.sleep(0.05)
+            lapsed += bool(await lifecycle.expired(db))
+        state.evacuate.set()
+        why = await asyncio.wait_for(watch, 5)
+        await queue.close()
+        await db.dispose()
+        return lapsed, why
+
+    assert asyncio.run(go()) == (0, "evacuate")

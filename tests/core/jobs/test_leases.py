@@ -2,37 +2,34 @@
 worker whose clock runs ahead, not under load — a dead one's job is taken on time, a stalled one
 writes nothing once it lost its job, and an idle worker stops at once on SIGTERM."""
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from collections import Counter
 
 import pytest
+import redis
 
+from core.jobs.reaper import LOCK
 from tests.core.jobs.audit import audit, table, wait_terminal
-from tests.core.jobs.chaos import holders, kill, process_of, submit_paid, wait_ready
+from tests.core.jobs.chaos import (
+    attempts,
+    cancel,
+    holders,
+    kill,
+    process_of,
+    submit_paid,
+    wait_ready,
+)
+from tests.core.jobs.skew import FAKETIME, ahead
 from tests.stack import HEARTBEAT_S, REAPER_S, Stack, wait_for_step, wait_until
 
-FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-AHEAD = {  # a host whose clock runs 120 s ahead (its monotonic clock is its own)
-    "LD_PRELOAD": str(FAKETIME),
-    "FAKETIME": "+120s",
-    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-}
+pytestmark = pytest.mark.serial  # lease deadlines and reaper intervals, with real processes
+AHEAD = ahead(120)  # a host whose clock runs 120 s ahead (its monotonic clock is its own)
 TAKEN = ("stopped answering", "the job was lost")  # what a worker logs when a job is taken
-
-
-def attempts(stack: Stack, job_ids: list[str]) -> dict[str, int]:
-    async def go():
-        queue = stack.queue()
-        try:
-            return {j: (await queue.status(j)).attempts for j in job_ids}
-        finally:
-            await queue.close()
-
-    return stack.run(go())
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -51,8 +48,8 @@ def test_a_worker_whose_clock_runs_120_s_ahead_takes_nothing_idle_or_busy(stack,
     wait_until(lambda: second in stack.run(holders(stack)), 30, 0.1)
     busy = stack.run(holders(stack))
     time.sleep(3 * REAPER_S)  # both paint, both reapers sweep
-    stack.run(wait_terminal(stack, [second], timeout=60))
-    stack.run(_cancel(stack, first))  # long enough for any machine's speed: stop it here
+    stack.run(wait_terminal(stack, [second], timeout=180))  # slow under load: fine
+    stack.run(cancel(stack, first))  # long enough for any machine's speed: stop it here
     statuses = stack.run(wait_terminal(stack, [first, second], timeout=30))
     found = stack.run(audit(stack, [first, second], payer | more))
     idle_one = "ahead" if busy[second][0].endswith(f"-{ahead.pid}") else "on time"
@@ -64,37 +61,63 @@ def test_a_worker_whose_clock_runs_120_s_ahead_takes_nothing_idle_or_busy(stack,
     assert found.clean, found
 
 
-async def _cancel(stack: Stack, *job_ids: str) -> None:
-    queue = stack.queue()
-    try:
-        for job_id in job_ids:
-            await queue.cancel(job_id)
-    finally:
-        await queue.close()
-
-
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_two_busy_workers_one_killed_its_job_is_requeued_within_two_reaper_intervals(
+def test_two_busy_workers_sweep_on_time_in_turns_and_one_killed_has_its_job_requeued_in_time(
     stack, astronaut
 ):
+    """While both paint, their reapers' passes (read from the sweep lock in Redis) follow each
+    other within the schedule and move between the workers; then one is killed mid-painting."""
     key = stack.run(stack.store(astronaut))
-    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=384))
+    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=512))
     stack.start_worker()
     stack.start_worker()
-    wait_until(lambda: len(stack.run(holders(stack))) == 2, 120, 0.1)
+    wait_ready(stack, 2, timeout=300)  # loading the models takes minutes on a loaded machine
+    wait_until(lambda: len(stack.run(holders(stack))) == 2, 60, 0.1)
+    passes = sweeps(stack, 6 * REAPER_S)
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(passes)]
+    owners = Counter(owner for _, owner in passes)
+    busy = len(stack.run(holders(stack)))  # both still painting all along
     victim, (worker, _) = sorted(stack.run(holders(stack)).items())[0]
     killed = time.monotonic()
     kill(process_of(stack, worker))
     wait_until(lambda: victim not in stack.run(holders(stack)), 30, 0.1)
     requeued_s = time.monotonic() - killed
-    stack.run(_cancel(stack, *job_ids))  # both long: what counts is done
+    stack.run(cancel(stack, *job_ids))  # both long: what counts is done
     statuses = stack.run(wait_terminal(stack, job_ids, timeout=30))
     found = stack.run(audit(stack, job_ids, payer))
-    print("\n" + table([found.row("kill -9 one of two busy", requeued_s=round(requeued_s, 1))]))
+    row = found.row(
+        "kill -9 one of two busy",
+        passes=len(passes),
+        gaps_s=f"{min(gaps):.2f}-{max(gaps):.2f}",
+        owners=sorted(owners.values()),
+        requeued_s=round(requeued_s, 1),
+    )
+    print("\n" + table([row]) + "\npass times (s): " + " ".join(f"{t:.2f}" for t, _ in passes))
+    assert busy == 2
+    assert max(gaps) <= 1.5 * REAPER_S, passes  # 0.9-1.2 intervals apart, plus a loop's delay
+    assert len(owners) == 2 and min(owners.values()) >= 2, owners  # the turns move
     assert requeued_s <= HEARTBEAT_S + 2 * REAPER_S  # the lease, then two reaper intervals
     assert set(statuses.values()) == {"cancelled"} and found.clean, found
     assert attempts(stack, job_ids) == {j: 1 for j in job_ids}
     assert "the job was lost" not in stack.logs()  # the live one kept its job
+
+
+def sweeps(stack: Stack, seconds: float) -> list[tuple[float, str]]:
+    """The reapers' passes in the next `seconds`: (when, by whom), sampled from the sweep lock
+    that each pass sets (a fresh lock: it appeared, or its time to live went up)."""
+    client = redis.Redis.from_url(stack.redis_url)
+    passes, last_ttl, started = [], -2, time.monotonic()
+    try:
+        while (now := time.monotonic() - started) < seconds:
+            with client.pipeline() as pipe:
+                owner, ttl = pipe.get(LOCK).pttl(LOCK).execute()
+            if ttl > last_ttl + 100:  # PTTL is -2 while there is no lock
+                passes.append((now, owner.decode()))
+            last_ttl = ttl
+            time.sleep(0.02)
+    finally:
+        client.close()
+    return passes[1:]  # the first may be a pass that began before we looked
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -176,7 +199,7 @@ def test_a_read_only_database_is_one_outage_and_takes_no_live_job(stoppable_post
     stack.run(_read_only(server, False))
     wait_until(lambda: stack.logs().count("the database is back") >= 2, 30)
     time.sleep(2 * HEARTBEAT_S)  # time for a reaper to take the job, if it would
-    stack.run(_cancel(stack, job_id))
+    stack.run(cancel(stack, job_id))
     statuses = stack.run(wait_terminal(stack, [job_id], timeout=30))
     found = stack.run(audit(stack, [job_id], payer))
     logs = stack.logs()

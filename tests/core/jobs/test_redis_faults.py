@@ -14,9 +14,17 @@ from core.jobs.spec import PortraitSpec
 from core.store.accounts import create_guest, tokens_left
 from core.store.db import Database
 from tests.core.jobs.audit import audit, table, wait_terminal
-from tests.core.jobs.chaos import cpu_seconds, holders, params, submit_paid, wait_ready
+from tests.core.jobs.chaos import (
+    attempts,
+    cancel,
+    cpu_seconds,
+    holders,
+    params,
+    submit_paid,
+    wait_ready,
+)
 from tests.services import RedisServer
-from tests.stack import REAPER_S, Stack, wait_until
+from tests.stack import REAPER_S, Stack, wait_for_step, wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -83,6 +91,7 @@ async def _submit(stack: Stack, spec: PortraitSpec) -> str:
         await queue.close()
 
 
+@pytest.mark.serial  # rebuilt within two reaper intervals
 @pytest.mark.parametrize("loss", ["flushall", "aof-deleted"])
 def test_a_queue_lost_mid_job_is_rebuilt_while_the_workers_run(
     fleet, redis_server, astronaut, loss
@@ -171,6 +180,7 @@ def _host() -> str:
     return socket.gethostname()
 
 
+@pytest.mark.serial  # CPU seconds over 10 s
 def test_idle_workers_barely_use_the_cpu_while_redis_is_away(fleet, redis_server, astronaut):
     fleet.start_worker()
     fleet.start_worker()
@@ -195,3 +205,34 @@ def test_idle_workers_barely_use_the_cpu_while_redis_is_away(fleet, redis_server
     assert burned <= 0.5, burned
     assert lines <= 2, fleet.logs()[-3000:]  # one line per outage per worker
     assert set(statuses.values()) == {"done"} and found.clean  # and they resumed by themselves
+
+
+@pytest.mark.serial  # the cancelled painting stops within 5 s
+def test_redis_killed_while_painting_a_cancel_still_stops_it_and_the_other_paints_to_done(
+    fleet, redis_server, astronaut
+):
+    """Redis is kill -9'd with two paintings under way and stays away: a cancel (the database
+    takes it) stops its painting at once, the other paints on and is done while Redis is
+    still away; once it is back, both terminal events are announced and nothing ran twice."""
+    key = fleet.run(fleet.store(astronaut))
+    [long], payer = fleet.run(submit_paid(fleet, key, 1, steps=150, crop=384))
+    [short], more = fleet.run(submit_paid(fleet, key, 1, steps=30, crop=128))
+    fleet.start_worker()
+    fleet.start_worker()
+    wait_until(lambda: len(fleet.run(holders(fleet))) == 2, 180)
+    fleet.run(wait_for_step(fleet, short, 2))
+    redis_server.kill()
+    [cancelled] = fleet.run(cancel(fleet, long))
+    asked = time.monotonic()
+    wait_until(lambda: "stopped: the job was cancelled" in fleet.logs(), 30, 0.1)
+    stopped_s = time.monotonic() - asked
+    away = fleet.run(wait_terminal(fleet, [short], timeout=240))  # Redis still away
+    redis_server.start()
+    statuses = fleet.run(wait_terminal(fleet, [long, short], timeout=30))
+    found = fleet.run(audit(fleet, [long, short], payer | more))
+    print("\n" + table([found.row("redis kill -9 while painting", stopped_s=round(stopped_s, 1))]))
+    assert cancelled and stopped_s <= 5, fleet.logs()[-3000:]  # a renewal, then the next step
+    assert away == {short: "done"}, fleet.logs()[-5000:]
+    assert statuses == {long: "cancelled", short: "done"} and found.clean, found
+    assert attempts(fleet, [long, short]) == {long: 1, short: 1}
+    assert "handed back" not in fleet.logs() and "Traceback" not in fleet.logs()
