@@ -67,8 +67,8 @@ class RunHistory:
     def record(self, run: NewRun) -> KeptRun:
         return self._call(history.record_run(self.db, self.media, run))
 
-    def runs(self, where: RunFilter = RunFilter()) -> list[KeptRun]:
-        return self._call(history.list_runs(self.db, where))
+    def runs(self, where: RunFilter | None = None) -> list[KeptRun]:
+        return self._call(history.list_runs(self.db, where or RunFilter()))
 
     def run(self, run_id: str) -> KeptRun:
         return self._call(history.get_run(self.db, run_id))
@@ -161,7 +161,9 @@ def restore(stored: dict[str, Any]) -> Restored:
     except UserInputError as exc:
         raise UserInputError(f"this run cannot be reloaded: {exc}") from None
     except (TypeError, ValueError, AttributeError):  # a value of a kind no widget gives
-        raise UserInputError("this run cannot be reloaded: its stored controls are damaged")
+        raise UserInputError(
+            "this run cannot be reloaded: its stored controls are damaged"
+        ) from None
     extras = {name: checked_extra(name, stored[name]) for name in EXTRAS if name in stored}
     return Restored(params, extras, notes)
 
@@ -188,9 +190,7 @@ def caption(run: KeptRun) -> str:
 def described(run: KeptRun) -> str:
     """The picked run, in full, as Markdown."""
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in run.timings.items()) or "—"
-    likeness = (
-        "—" if run.likeness is None else f"{run.likeness:.3f} ({run.likeness_analyzer})"
-    )
+    likeness = "—" if run.likeness is None else f"{run.likeness:.3f} ({run.likeness_analyzer})"
     return (
         f"**{caption(run)}**  \n"
         f"id `{run.id}` · by {run.operator} · {run.created_at:%Y-%m-%d %H:%M:%S} UTC  \n"

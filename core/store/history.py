@@ -184,9 +184,9 @@ def _kept(row: WorkbenchRun, face_set: str | None) -> KeptRun:
     )
 
 
-async def list_runs(db: Database, where: RunFilter = RunFilter()) -> list[KeptRun]:
+async def list_runs(db: Database, where: RunFilter | None = None) -> list[KeptRun]:
     """Newest first (UUIDv7 ids break ties between runs of one instant)."""
-    query = _query()
+    where, query = where or RunFilter(), _query()
     if where.face_set == NO_FACE_SET:
         query = query.where(WorkbenchRun.face_set_id.is_(None))
     elif where.face_set is not None:
