@@ -164,7 +164,7 @@ class HistoryPanel:
     until: gr.Textbox
     show: gr.Button
     gallery: gr.Gallery
-    listed: gr.State  # ids of the runs the gallery shows, in its order
+    listed: gr.JSON  # ids of the runs the gallery shows, in its order
     pair: gr.State  # the last two runs picked, older first
     about: gr.Markdown
     compare: gr.ImageSlider
@@ -192,6 +192,7 @@ class HistoryPanel:
                 allow_preview=False,
                 elem_id="history-gallery",
             )
+            listed = gr.JSON([], visible=False)  # a component, not a State: the API returns it
             about = gr.Markdown(elem_id="history-run")
             with gr.Row():
                 compare = gr.ImageSlider(label="The last two picked", type="pil", format="png")
@@ -210,7 +211,7 @@ class HistoryPanel:
                 sure = gr.Checkbox(label="Yes: erase its photos, its runs and their thumbnails")
                 erase = gr.Button("Erase this face set", variant="stop")
         return cls(
-            face_filter, idea_filter, since, until, show, gallery, gr.State([]), gr.State([]),
+            face_filter, idea_filter, since, until, show, gallery, listed, gr.State([]),
             about, compare, diff, face_set, use, save, erase, sure,
         )  # fmt: skip
 
@@ -346,4 +347,6 @@ class HistoryPanel:
             gr.Info(f"face set {name!r} erased, with its {runs} runs")
             return *self.refreshed(history)(), False
 
-        self.erase.click(erase, [self.face_set, self.sure], [*choices, self.sure], api_name=False)
+        self.erase.click(
+            erase, [self.face_set, self.sure], [*choices, self.sure], api_name="erase_face_set"
+        )
