@@ -122,7 +122,7 @@ async def record_run(db: Database, media: MediaStore, run: NewRun) -> KeptRun:
         keys[name] = key
     # 3. Insert the row (its face set must still exist: the foreign key sees to it)
     try:
-        await _insert(db, run, run_id, face_set, keys)
+        kept = await _insert(db, run, run_id, face_set, keys)
     except (IntegrityError, UserInputError):
         await media.delete(f"{PREFIX}/{run_id}")
         raise UserInputError(
@@ -130,34 +130,35 @@ async def record_run(db: Database, media: MediaStore, run: NewRun) -> KeptRun:
         ) from None
     # 4. Keep the history bounded
     await prune(db, media, run.operator, KEEP_PER_OPERATOR)
-    return await get_run(db, run_id)
+    return kept  # as inserted: an erase may delete the row any moment after
 
 
 async def _insert(
     db: Database, run: NewRun, run_id: uuid.UUID, face_set: str | None, keys: dict[str, str]
-) -> None:
+) -> KeptRun:
     async with db.session() as session:
         set_id = None
         if face_set is not None:
             set_id = await session.scalar(select(FaceSet.id).where(FaceSet.name == face_set))
             if set_id is None:
                 raise UserInputError(face_set)
-        session.add(
-            WorkbenchRun(
-                id=run_id,
-                kind=run.kind,
-                operator=run.operator[:80],
-                face_set_id=set_id,
-                idea=(run.idea or None) and run.idea[:60],
-                label=run.label and run.label[:200],
-                controls=run.controls,
-                seed=run.seed,
-                likeness=run.likeness,
-                likeness_analyzer=run.likeness_analyzer,
-                timings=run.timings,
-                thumbnails=keys,
-            )
+        row = WorkbenchRun(
+            id=run_id,
+            kind=run.kind,
+            operator=run.operator[:80],
+            face_set_id=set_id,
+            idea=(run.idea or None) and run.idea[:60],
+            label=run.label and run.label[:200],
+            controls=run.controls,
+            seed=run.seed,
+            likeness=run.likeness,
+            likeness_analyzer=run.likeness_analyzer,
+            timings=run.timings,
+            thumbnails=keys,
         )
+        session.add(row)
+        await session.flush()  # sets the created time
+        return _kept(row, face_set)
 
 
 def _query():
@@ -281,15 +282,17 @@ async def erase_face_set(db: Database, media: MediaStore, name: str) -> int:
 
 
 async def _delete_rows(db: Database, set_id: uuid.UUID) -> tuple[set[uuid.UUID], list]:
+    """Delete the set's runs and the set; returns the runs' ids and every other set's photos."""
+    every: set[uuid.UUID] = set()
     for attempt in range(3):
         try:
             async with db.session() as session:
-                every = set(await _run_ids(session, set_id))
-                await session.execute(
-                    delete(WorkbenchRun).where(WorkbenchRun.face_set_id == set_id)
-                )
+                # RETURNING: exactly the rows deleted, even one committed a moment ago
+                gone = delete(WorkbenchRun).where(WorkbenchRun.face_set_id == set_id)
+                every = set((await session.scalars(gone.returning(WorkbenchRun.id))).all())
                 await session.execute(delete(FaceSet).where(FaceSet.id == set_id))
-                return every, list((await session.scalars(select(FaceSet.photos))).all())
+                others = list((await session.scalars(select(FaceSet.photos))).all())
+            return every, others
         except IntegrityError:  # a run committed between the two deletes: go again
             if attempt == 2:
                 raise

@@ -115,6 +115,56 @@ def test_many_threads_share_one_history(database_url, tmp_path) -> None:
         history.close()
 
 
+def test_erasing_a_face_set_while_operators_paint_from_it_leaves_nothing(
+    database_url, tmp_path
+) -> None:
+    """Four threads keep runs of face set "ana" through one history while another history
+    object (as another process would) erases the set: afterwards no run of it is listed, and
+    every thumbnail folder left belongs to a run still listed."""
+    import io as bytes_io
+
+    settings = load_settings(data_dir=tmp_path / "var", database_url=database_url)
+    writer, eraser = RunHistory(settings), RunHistory(settings)
+    photo = bytes_io.BytesIO()
+    picture(1).save(photo, format="PNG")
+    writer.save_face_set("ana", [("a.png", photo.getvalue())], "op")
+    writer.save_face_set("bo", [("b.png", photo.getvalue())], "op")  # the same photo: kept
+    refused, stop = [], threading.Event()
+
+    def paint(number: int) -> int:
+        kept = 0
+        while not stop.is_set():
+            face_set = "ana" if kept % 4 else "bo"
+            images = {"final": picture(kept)}
+            run = new_run("cell", f"op{number}", PARAMS, images, face_set=face_set)
+            try:
+                writer.record(run)
+                kept += 1
+            except UserInputError as exc:  # the set went while this run was stored
+                refused.append(str(exc))
+                kept += 1
+        return kept
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            painting = [pool.submit(paint, n) for n in range(4)]
+            while len(writer.runs(RunFilter(face_set="ana", limit=500))) < 8:
+                stop.wait(0.05)  # runs of ana are being kept
+            erased = eraser.erase_face_set("ana")
+            threading.Event().wait(0.5)  # and runs keep coming for a moment after
+            stop.set()
+            assert sum(f.result() for f in painting) > erased >= 8
+        left = writer.runs(RunFilter(limit=500))
+        assert left and {r.face_set for r in left} == {"bo"}
+        folders = {p.name for p in (settings.media_path / "benchruns").iterdir()}
+        assert folders == {str(r.id) for r in left}  # no thumbnail outlived its run
+        assert all("was erased while this run painted" in r for r in refused), set(refused)
+        assert writer.face_set_photos("bo")  # the photo both sets held is still there
+    finally:
+        writer.close()
+        eraser.close()
+
+
 # 3. The real workbench, through its API
 
 
