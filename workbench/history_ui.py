@@ -195,12 +195,18 @@ class HistoryPanel:
             listed = gr.JSON([], visible=False)  # a component, not a State: the API returns it
             about = gr.Markdown(elem_id="history-run")
             with gr.Row():
-                compare = gr.ImageSlider(label="The last two picked", type="pil", format="png")
+                compare = gr.ImageSlider(
+                    label="The last two picked",
+                    type="pil",
+                    format="png",
+                    elem_id="history-compare",
+                )
                 diff = gr.Image(
                     label="Difference (brighter = more different)",
                     type="pil",
                     format="png",
                     interactive=False,
+                    elem_id="history-difference",
                 )
         with gr.Accordion("Face sets", open=False, elem_id="face-sets"):
             face_set = gr.Dropdown(label="Face set", choices=[], allow_custom_value=True)

@@ -154,6 +154,7 @@ def test_a_run_reloads_into_every_control_after_a_restart(
     upgrade(f"sqlite+aiosqlite:///{(data / 'narcis.db').resolve()}")
     params = tmp_path / "every.json"
     params.write_text(EVERY.model_dump_json())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         with workbench_process(data, tiny_models, log) as url:
@@ -172,8 +173,6 @@ def test_a_run_reloads_into_every_control_after_a_restart(
             page.wait_for_function(
                 "document.querySelector('#history-run').innerText.includes('stage 2')"
             )
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.locator("#history").screenshot(path=str(ARTIFACTS / "workbench-history.png"))
             for folded in ("Stage 1, advanced", "Stage 2, advanced"):  # to read what is inside
                 page.get_by_text(folded, exact=True).click()
             page.wait_for_function(
@@ -191,4 +190,12 @@ def test_a_run_reloads_into_every_control_after_a_restart(
             assert style.input_value() == PAGE["style"]
             assert float(page.locator("#strength input[type=number]").input_value()) == 0.35
             assert page.get_by_label("Invert the map").is_checked()
+            # The stage-1 run beside it: a slider between the two, and their difference
+            runs.nth(1).click()
+            page.wait_for_function(
+                "document.querySelector('#history-run').innerText.includes('stage 1')"
+            )
+            page.locator("#history-compare img").nth(1).wait_for(timeout=10_000)
+            page.locator("#history-difference img").wait_for(timeout=10_000)
+            page.locator("#history").screenshot(path=str(ARTIFACTS / "workbench-history.png"))
         browser.close()
