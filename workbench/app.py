@@ -371,7 +371,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             keep_stage_one(history, request, state, params, image, started, style_name)
             yield (image, stats_json(state), state, *fresh_base(state, text))
 
-        stage1.click(
+        stage1_ran = stage1.click(
             run_stage1,
             [bench, params_json, style],
             [base, stats, bench, map_preview, face_view, editor],
@@ -379,6 +379,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             concurrency_id=GPU,
             show_progress_on=[base],  # never over the editor: its overlay could outlive the run
         )
+        past.refresh_after(stage1_ran)  # the history shows the new run first
 
         def set_base(state: Bench | None, image, text: str):
             state = state or Bench()
@@ -440,7 +441,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
                 state,
             )
 
-        stage2.click(
+        stage2_ran = stage2.click(
             run_stage2,
             [bench, params_json, *edits, style],
             [
@@ -461,6 +462,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             concurrency_id=GPU,
             show_progress_on=[final],  # never over the editor: its overlay could outlive the run
         )
+        past.refresh_after(stage2_ran)  # the history shows the new run first
 
         def stop_runs(request: gr.Request) -> None:
             runs.stop(request)
@@ -554,7 +556,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             done = f"**{len(result.cells)} cells**: {result.unet_steps} UNet steps run"
             return result.grids, result.cells, done, stats_json(state), state
 
-        run_sweep.click(
+        sweep_ran = run_sweep.click(
             sweep,
             [bench, params_json, *axis_fields],
             [grids, cells, cost, stats, bench],
@@ -562,6 +564,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             concurrency_id=GPU,
             show_progress_on=[grids],
         )
+        past.refresh_after(sweep_ran)  # the history shows the new run first
 
         @user_errors
         def reproduce(path: str | None):

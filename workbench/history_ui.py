@@ -247,6 +247,7 @@ class HistoryPanel:
             return items, [str(run.id) for run in runs]
 
         self.show.click(show_runs, filters, listing, api_name="history")
+        self._show_runs = show_runs
 
         restored_outputs = [
             params_json,
@@ -293,6 +294,12 @@ class HistoryPanel:
         self.wire_face_sets(history, bench_app, bench, files, faces, user_errors)
         demo.load(self.refreshed(history), None, [self.face_filter, self.face_set], api_name=False)
         demo.load(show_runs, filters, listing, api_name=False)
+
+    def refresh_after(self, event) -> None:
+        """List the runs again once `event` (a run) ends, so the newest run shows first."""
+        filters = [self.face_filter, self.idea_filter, self.since, self.until]
+        listing = [self.gallery, self.listed]
+        event.then(self._show_runs, filters, listing, api_name=False, show_progress="hidden")
 
     def compared(self, history: RunHistory, pair: list[str]) -> tuple[Any, Any]:
         pictures = [picture(history, history.run(run_id)) for run_id in pair]

@@ -123,11 +123,13 @@ async def record_run(db: Database, media: MediaStore, run: NewRun) -> KeptRun:
     # 3. Insert the row (its face set must still exist: the foreign key sees to it)
     try:
         kept = await _insert(db, run, run_id, face_set, keys)
-    except (IntegrityError, UserInputError):
+    except Exception as exc:  # no row names them: the thumbnails go (then the error goes on)
         await media.delete(f"{PREFIX}/{run_id}")
-        raise UserInputError(
-            f"face set {face_set!r} was erased while this run painted: the run is not kept"
-        ) from None
+        if isinstance(exc, IntegrityError | UserInputError):
+            raise UserInputError(
+                f"face set {face_set!r} was erased while this run painted: the run is not kept"
+            ) from None
+        raise
     # 4. Keep the history bounded
     await prune(db, media, run.operator, KEEP_PER_OPERATOR)
     return kept  # as inserted: an erase may delete the row any moment after

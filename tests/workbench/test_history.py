@@ -165,6 +165,23 @@ def test_erasing_a_face_set_while_operators_paint_from_it_leaves_nothing(
         eraser.close()
 
 
+def test_a_run_finishes_when_the_history_database_is_down(tmp_path) -> None:
+    """The history is a record, not a step of the run: a database that refuses connections
+    costs the operator a warning, the run's result still reaches the page, and the thumbnail
+    stored before the row is removed again."""
+    from tests.services import free_port
+    from workbench.history_ui import keep
+
+    dead = f"postgresql+asyncpg://narcis:x@127.0.0.1:{free_port()}/narcis"  # nobody listens
+    settings = load_settings(data_dir=tmp_path / "var", database_url=dead)
+    history = RunHistory(settings)
+    try:
+        keep(history, new_run("stage1", "op", PARAMS, {"base": picture(1)}))  # no raise
+        assert not list((settings.media_path / "benchruns").glob("*/*"))
+    finally:
+        history.close()
+
+
 # 3. The real workbench, through its API
 
 
