@@ -258,8 +258,9 @@ class HistoryPanel:
 
         @user_errors
         def pick(listed: list[str], pair: list[str], event: gr.SelectData):
-            run = history.run(listed[event.index])
-            return load_run(run, pair)
+            if not 0 <= event.index < len(listed or []):
+                raise UserInputError("the list changed: press “Show runs” and pick again")
+            return load_run(history.run(listed[event.index]), pair)
 
         def load_run(run: KeptRun, pair: list[str]):
             restored = restore(run.controls)  # refuses before anything changes on the page
@@ -277,9 +278,10 @@ class HistoryPanel:
                 about,
                 *self.compared(history, pair),
                 pair,
+                run.face_set or gr.skip(),  # ready for "Use this face set"
             )
 
-        compared = [self.about, self.compare, self.diff, self.pair]
+        compared = [self.about, self.compare, self.diff, self.pair, self.face_set]
         self.gallery.select(
             pick, [self.listed, self.pair], restored_outputs + compared, api_name=False
         )
@@ -302,7 +304,14 @@ class HistoryPanel:
         event.then(self._show_runs, filters, listing, api_name=False, show_progress="hidden")
 
     def compared(self, history: RunHistory, pair: list[str]) -> tuple[Any, Any]:
-        pictures = [picture(history, history.run(run_id)) for run_id in pair]
+        """The slider and the difference of the last two picked; empty while one of them
+        is missing (its thumbnail file gone, or the run erased since it was picked)."""
+        pictures = []
+        for run_id in pair:
+            try:
+                pictures.append(picture(history, history.run(run_id)))
+            except UserInputError:  # erased since
+                pictures.append(None)
         if len(pictures) < 2 or any(p is None for p in pictures):
             return None, None
         return tuple(pictures), difference(*pictures)

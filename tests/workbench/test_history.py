@@ -201,6 +201,7 @@ def client(bench_server):
 def loaded(out) -> dict:
     """A /load_run answer, by name: JSON, every widget, the extras, …, the description."""
     names = ["json", *WIDGET_PATHS, "style", "map.strength", "map.invert", "plot", "about"]
+    names += ["compare", "difference", "face_set"]
     return dict(zip(names, out, strict=False))
 
 
@@ -254,6 +255,7 @@ def test_runs_are_kept_reloaded_and_erased_with_their_face_set(
     out = loaded(client.predict(run_id=ids[0], api_name="/load_run"))
     assert out["style"] == "photographic" and out["map.strength"] == 0.5 and out["map.invert"]
     assert out["identity.steps"] == PARAMS.identity.steps and "face set: ana" in out["about"]
+    assert out["face_set"] == "ana"  # ready to be used again
     # A deleted thumbnail file: the run still lists (a placeholder) and still reloads
     for thumb in (media / "benchruns" / ids[0]).iterdir():
         thumb.unlink()
