@@ -175,8 +175,8 @@ def test_a_run_reloads_into_every_control_after_a_restart(
             )
             for folded in ("Stage 1, advanced", "Stage 2, advanced"):  # to read what is inside
                 page.get_by_text(folded, exact=True).click()
-            page.wait_for_function(
-                "document.querySelector('#control-identity-prompt textarea')"
+            page.wait_for_function(  # drawn a moment after its section opens
+                "(document.querySelector('#control-identity-prompt textarea') || {})"
                 ".value === 'a mosaic portrait'"
             )
             wanted = params_to_controls(EVERY)
