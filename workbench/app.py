@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from workbench.controls import (
 )
 from workbench.engine import FACE_VIEW, Bench, Workbench, parse_portrait_params, stats_json
 from workbench.face_drag import FACE_VIEW_ID, face_drag_js
+from workbench.history import RunHistory
+from workbench.history_ui import HistoryPanel, cell_keeper, keep_stage_one, keep_stage_two
 from workbench.live import live
 from workbench.login import LoginGuard, LoginLimits
 from workbench.maps import MapEdit, editor_value, paint_layer
@@ -80,7 +83,8 @@ def map_triggers(control: gr.components.Component) -> list:
     return [control.input]
 
 
-def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
+def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None) -> gr.Blocks:
+    history = history or RunHistory(bench_app.settings)
     with gr.Blocks(title="narcis workbench") as demo:
         bench = gr.State(None)  # a Bench per visitor, made on first use
         picked = gr.State(0)  # the staged result last clicked
@@ -223,9 +227,24 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     accept = gr.Button("Accept: make it the final and load its parameters")
                     reject = gr.Button("Reject: drop it")
                 stats = gr.Code(label="Counters", language="json", elem_id="counters")
+                past = HistoryPanel.build()
 
         widgets = [controls[name] for name in WIDGET_PATHS]
         edits = [editor, strength, invert, upload_map]
+        past.wire(
+            demo,
+            history,
+            bench_app,
+            bench=bench,
+            files=files,
+            faces=faces,
+            params_json=params_json,
+            controls=controls,
+            extras={"style": style, "map.strength": strength, "map.invert": invert},
+            plot=plot,
+            plot_for=plot_for,
+            user_errors=user_errors,
+        )
 
         def params_of(values: list) -> PortraitParams:
             return controls_to_params(dict(zip(WIDGET_PATHS, values, strict=True)))
@@ -334,9 +353,16 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             return over, face_view_of(bench_app, state, params, boxed), editor_value(bare, None)
 
         @user_errors
-        def run_stage1(state: Bench | None, text: str, request: gr.Request, progress=gr.Progress()):
+        def run_stage1(
+            state: Bench | None,
+            text: str,
+            style_name: str,
+            request: gr.Request,
+            progress=gr.Progress(),
+        ):
             state = state or Bench()
             params = parse_portrait_params(text)
+            started = time.perf_counter()
             with runs.run(request, progress) as run:
                 image = yield from live(  # the base, forming in place
                     lambda on_step: bench_app.stage_one(state, params, on_step, run.should_stop),
@@ -344,16 +370,18 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     bench_app.previewer,
                     lambda preview: (preview, *[gr.skip()] * 5),
                 )
+            keep_stage_one(history, request, state, params, image, started, style_name)
             yield (image, stats_json(state), state, *fresh_base(state, text))
 
-        stage1.click(
+        stage1_ran = stage1.click(
             run_stage1,
-            [bench, params_json],
+            [bench, params_json, style],
             [base, stats, bench, map_preview, face_view, editor],
             api_name="stage1",
             concurrency_id=GPU,
             show_progress_on=[base],  # never over the editor: its overlay could outlive the run
         )
+        past.refresh_after(stage1_ran)  # the history shows the new run first
 
         def set_base(state: Bench | None, image, text: str):
             state = state or Bench()
@@ -377,6 +405,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             power: float,
             flip: bool,
             uploaded,
+            style_name: str,
             request: gr.Request,
             progress=gr.Progress(),
         ):
@@ -395,6 +424,8 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 )
             likeness = bench_app.stage(state, result)
             path = runs.final_png(request, result, likeness)
+            page = {"style": style_name, "map.strength": power, "map.invert": bool(flip)}
+            keep_stage_two(history, request, state, result, likeness, page)
             change = np.asarray(result.change_map.convert("L"), dtype=np.float32) / 255.0
             over, _, boxed = bench_app.preview(state, params, edit)
             yield (
@@ -412,9 +443,9 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 state,
             )
 
-        stage2.click(
+        stage2_ran = stage2.click(
             run_stage2,
-            [bench, params_json, *edits],
+            [bench, params_json, *edits, style],
             [
                 final,
                 final_file,
@@ -433,6 +464,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             concurrency_id=GPU,
             show_progress_on=[final],  # never over the editor: its overlay could outlive the run
         )
+        past.refresh_after(stage2_ran)  # the history shows the new run first
 
         def stop_runs(request: gr.Request) -> None:
             runs.stop(request)
@@ -517,14 +549,16 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             state = state or Bench()
             axes = axes_from([(x, xs), (y, ys), (z, zs)])
             params = parse_portrait_params(text)
+            kept = cell_keeper(history, request, state)  # each cell kept as it finishes
+
             with runs.run(request, progress) as run:
                 result = bench_app.sweep(
-                    state, params, axes, run.on_step, run.on_cell, run.should_stop
+                    state, params, axes, run.on_step, run.on_cell, run.should_stop, kept
                 )
             done = f"**{len(result.cells)} cells**: {result.unet_steps} UNet steps run"
             return result.grids, result.cells, done, stats_json(state), state
 
-        run_sweep.click(
+        sweep_ran = run_sweep.click(
             sweep,
             [bench, params_json, *axis_fields],
             [grids, cells, cost, stats, bench],
@@ -532,6 +566,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             concurrency_id=GPU,
             show_progress_on=[grids],
         )
+        past.refresh_after(sweep_ran)  # the history shows the new run first
 
         @user_errors
         def reproduce(path: str | None):
@@ -643,12 +678,14 @@ def serve(
     from core.diffusion.device import resolve_device, resolve_dtype
     from core.diffusion.portrait import PortraitPipeline
     from core.modelkit.layout import ModelLayout
+    from core.store.migrate import require_current
 
     if settings.workbench_password is None and host not in LOOPBACK:
         raise ConfigError(
             "NARCIS_WORKBENCH_PASSWORD: required when the workbench listens "
             f"on {host} (anyone who reaches it can use the GPU)"
         )
+    require_current(settings.database)  # the run history and presets live there
     device = resolve_device(settings.device)
     layout = ModelLayout(models if models is not None else settings.models_path)
     pipeline = PortraitPipeline.load(layout, device, resolve_dtype(settings.dtype, device))

@@ -97,6 +97,8 @@ def parameter_controls(idea: gr.Textbox) -> Controls:
             w["identity.crop_margin"] = gr.Slider(
                 0, 2, i.crop_margin, step=0.01, label="Crop margin (face widths)"
             )
+    for name, widget in w.items():  # an id per control, e.g. #control-identity-steps
+        widget.elem_id = widget.elem_id or "control-" + name.replace(".", "-")
     return w
 
 

@@ -35,6 +35,7 @@ from workbench.sweep import Axis, Cell, expand, grid, touches_stage_one, unet_st
 
 STAGED = 6  # stage-2 results kept side by side to compare, accept or reject
 OnCell = Callable[[int, int, str], None]  # (k, n, label), k from 1
+OnResult = Callable[[Cell, PortraitResult, Likeness], None]  # a sweep cell, done and scored
 FACE_VIEW = "Face box and crop"
 
 
@@ -57,6 +58,7 @@ class Bench:
     """
 
     references: list[Reference] = field(default_factory=list)
+    face_set: str | None = None  # the saved set the references came from; None: uploaded
     base: Image.Image | None = None
     stats: Stats = field(default_factory=Stats)
     staged: list[PortraitResult] = field(default_factory=list)
@@ -91,15 +93,20 @@ class Workbench:
 
     # 1. References: all found, or none taken (state and gallery always agree)
     def add_references(self, bench: Bench, paths: list[str]) -> list[tuple[Image.Image, str]]:
+        photos = [(Path(path).name, read_photo(Path(path))) for path in paths]
+        return self.add_photos(bench, photos, face_set=None)
+
+    def add_photos(
+        self, bench: Bench, photos: list[tuple[str, Image.Image]], face_set: str | None
+    ) -> list[tuple[Image.Image, str]]:
         size = self.pipeline.identity.encoder.config.image_size
         references, shown = [], []
-        for number, path in enumerate(paths, 1):
-            name = f"photo {number} ({Path(path).name})"
-            image = read_photo(Path(path))
+        for number, (filename, image) in enumerate(photos, 1):
+            name = f"photo {number} ({filename})"
             choice = find_face(name, image, self.pipeline.analyzer)
             references.append(reference_from_face(name, image, choice, size))
             shown.append((draw_face(image, choice.face), choice.note or name))
-        bench.references = references
+        bench.references, bench.face_set = references, face_set
         return shown
 
     # 2. Prompt
@@ -224,13 +231,14 @@ class Workbench:
         on_step: OnStep | None = None,
         on_cell: OnCell | None = None,
         should_stop: ShouldStop = never,
+        on_result: OnResult | None = None,
     ) -> SweepResult:
         cells: list[Cell] = expand(params, axes)
         stage_one = touches_stage_one(axes)
         if not stage_one:
             self.kept_base(bench)
         bases: dict[CompositionParams, Image.Image] = {}
-        images = []
+        images, scores = [], []
         for k, cell in enumerate(cells, 1):
             if on_cell is not None:
                 on_cell(k, len(cells), cell.label)
@@ -240,16 +248,15 @@ class Workbench:
                 if wanted not in bases:
                     bases[wanted] = self.compose(bench, wanted, on_step, should_stop)
                 base = bases[wanted]
-            images.append(
-                self.stage_two(
-                    bench, cell.params, on_step=on_step, should_stop=should_stop, base=base
-                ).final
+            result = self.stage_two(
+                bench, cell.params, on_step=on_step, should_stop=should_stop, base=base
             )
-        # every cell scored: does this setting keep the person recognisable?
-        labels = [
-            f"{c.label} · {self.likeness_of(bench, image, c.params)}"
-            for image, c in zip(images, cells, strict=True)
-        ]
+            # every cell scored: does this setting keep the person recognisable?
+            scores.append(self.likeness.measure(result.final, cell.params, bench.references))
+            images.append(result.final)
+            if on_result is not None:  # e.g. kept in the history as it finishes
+                on_result(cell, result, scores[-1])
+        labels = [f"{c.label} · {s.label}" for c, s in zip(cells, scores, strict=True)]
         columns = len(axes[0][1])
         grids = []
         for z in sorted({c.grid for c in cells}):

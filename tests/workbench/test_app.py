@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -27,22 +28,31 @@ PARAMS = PortraitParams(
 FINAL, FINAL_FILE, EDITOR, MAP, FACE, SLIDER, STEPS, STAGED, STATS, PLOT, SCORE = range(11)
 
 
-@pytest.fixture(scope="module")
-def workbench_url(portrait_pipeline, tmp_path_factory):
+@contextlib.contextmanager
+def served(pipeline, data):
+    """The workbench on a free loopback port over a migrated database in `data`; yields its
+    address and settings."""
     from core.config import load_settings
     from core.store.migrate import upgrade
     from workbench.app import launch
     from workbench.engine import Workbench
     from workbench.login import LoginLimits
 
-    data = tmp_path_factory.mktemp("wb")
     settings = load_settings(data_dir=data, workbench_password=PASSWORD)
     upgrade(settings.database)
     port = free_port()
     many = LoginLimits(attempts_per_minute=10**6)  # every test logs in from 127.0.0.1
-    demo = launch(settings, Workbench(settings, portrait_pipeline), "127.0.0.1", port, False, many)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    demo = launch(settings, Workbench(settings, pipeline), "127.0.0.1", port, False, many)
+    try:
+        yield f"http://127.0.0.1:{port}/", settings
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def workbench_url(portrait_pipeline, tmp_path_factory):
+    with served(portrait_pipeline, tmp_path_factory.mktemp("wb")) as (url, _):
+        yield url
 
 
 @pytest.fixture
