@@ -37,11 +37,23 @@ from workbench.engine import FACE_VIEW, Bench, Workbench, parse_portrait_params,
 from workbench.live import live
 from workbench.login import LoginGuard, LoginLimits
 from workbench.maps import MapEdit, editor_value, paint_layer
+from workbench.paint_queue import LeftQueue
 from workbench.plots import schedule_plot
 from workbench.runs import Runs
-from workbench.sweep import NONE, SWEEPABLE, axes_from, expand, touches_stage_one, unet_steps
+from workbench.sweep import (
+    NONE,
+    SWEEPABLE,
+    axes_from,
+    expand,
+    stage_costs,
+    touches_stage_one,
+    unet_steps,
+)
 
-GPU = "gpu"  # one lane: one GPU job at a time, whoever asks
+GPU = "gpu"  # one lane for the short model calls (finding faces)
+# Paintings all enter Gradio at once and line up in our own queue (workbench/paint_queue.py),
+# which knows each run's place, its ETA, and takes a stopped run out of line.
+PAINT = {"concurrency_id": "paint", "concurrency_limit": None}
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -52,8 +64,8 @@ def user_errors(fn: Callable) -> Callable:
         def streamed(*args: Any, **kwargs: Any) -> Any:
             try:
                 yield from fn(*args, **kwargs)
-            except Cancelled:
-                raise gr.Error("Stopped.") from None
+            except Cancelled as exc:
+                raise gr.Error(stopped(exc)) from None
             except NarcisError as exc:
                 raise gr.Error(str(exc)) from None
 
@@ -63,12 +75,17 @@ def user_errors(fn: Callable) -> Callable:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Cancelled:
-            raise gr.Error("Stopped.") from None
+        except Cancelled as exc:
+            raise gr.Error(stopped(exc)) from None
         except NarcisError as exc:
             raise gr.Error(str(exc)) from None
 
     return wrapped
+
+
+def stopped(exc: Cancelled) -> str:
+    """ "Stopped." for a run stopped while painting; a waiting one says it left the queue."""
+    return f"Stopped: {exc}." if isinstance(exc, LeftQueue) else "Stopped."
 
 
 def map_triggers(control: gr.components.Component) -> list:
@@ -335,7 +352,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
         def run_stage1(state: Bench | None, text: str, request: gr.Request, progress=gr.Progress()):
             state = state or Bench()
             params = parse_portrait_params(text)
-            with runs.run(request, progress) as run:
+            with runs.run(request, progress, {"composition": params.composition.steps}) as run:
                 image = yield from live(  # the base, forming in place
                     lambda on_step: bench_app.stage_one(state, params, on_step, run.should_stop),
                     run.on_step,
@@ -349,7 +366,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             [bench, params_json],
             [base, stats, bench, map_preview, face_view, editor],
             api_name="stage1",
-            concurrency_id=GPU,
+            **PAINT,
             show_progress_on=[base],  # never over the editor: its overlay could outlive the run
         )
 
@@ -382,7 +399,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             params = parse_portrait_params(text)
             strokes = paint_layer(painted)
             edit = MapEdit(uploaded, bool(flip), strokes, float(power))
-            with runs.run(request, progress) as run:
+            with runs.run(request, progress, {"identity": params.identity.steps}) as run:
                 result = yield from live(  # the face crop, forming where the final will be
                     lambda on_step: bench_app.stage_two(
                         state, params, edit, on_step, run.should_stop
@@ -428,7 +445,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                 bench,
             ],
             api_name="stage2",
-            concurrency_id=GPU,
+            **PAINT,
             show_progress_on=[final],  # never over the editor: its overlay could outlive the run
         )
 
@@ -515,7 +532,8 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             state = state or Bench()
             axes = axes_from([(x, xs), (y, ys), (z, zs)])
             params = parse_portrait_params(text)
-            with runs.run(request, progress) as run:
+            needed = stage_costs(expand(params, axes), touches_stage_one(axes))
+            with runs.run(request, progress, needed) as run:
                 result = bench_app.sweep(
                     state, params, axes, run.on_step, run.on_cell, run.should_stop
                 )
@@ -527,7 +545,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
             [bench, params_json, *axis_fields],
             [grids, cells, cost, stats, bench],
             api_name="sweep",
-            concurrency_id=GPU,
+            **PAINT,
             show_progress_on=[grids],
         )
 

@@ -163,10 +163,18 @@ def touches_stage_one(axes: list[Axis]) -> bool:
     return any(name.startswith("composition.") or name in (PROMPT_SR, STYLE) for name, _ in axes)
 
 
-def unet_steps(cells: list[Cell], stage_one: bool) -> int:
-    """UNet steps the sweep will run: stage 1 once per distinct stage-1 set, stage 2 per cell."""
+def stage_costs(cells: list[Cell], stage_one: bool) -> dict[str, int]:
+    """UNet steps the sweep will run, per stage: stage 1 once per distinct stage-1 set, stage 2
+    per cell (what the queue's ETA is made of)."""
     distinct = {c.params.composition for c in cells} if stage_one else set()
-    return sum(p.steps for p in distinct) + sum(c.params.identity.steps for c in cells)
+    return {
+        "composition": sum(p.steps for p in distinct),
+        "identity": sum(c.params.identity.steps for c in cells),
+    }
+
+
+def unet_steps(cells: list[Cell], stage_one: bool) -> int:
+    return sum(stage_costs(cells, stage_one).values())
 
 
 def grid(
