@@ -44,11 +44,13 @@ from workbench.sweep import (
     NONE,
     SWEEPABLE,
     axes_from,
+    axis_controls,
     expand,
     stage_costs,
     touches_stage_one,
     unet_steps,
 )
+from workbench.sweep_sheet import read_controls_file
 
 GPU = "gpu"  # one lane for the short model calls (finding faces)
 # Paintings all enter Gradio at once and line up in our own queue (workbench/paint_queue.py),
@@ -139,17 +141,28 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     ):
                         with gr.Row():
                             name = gr.Dropdown(
-                                [NONE, *SWEEPABLE], value=default, label=f"{position} parameter"
+                                [NONE, *SWEEPABLE],
+                                value=default,
+                                label=f"{position} parameter",
+                                elem_id=f"sweep-{position.lower()}",
                             )
                             text = gr.Textbox(
                                 label=f"{position} values (commas; ranges like 1-5 (+2))",
                                 value=values,
+                                elem_id=f"sweep-{position.lower()}-values",
                             )
                         axis_fields += [name, text]
                     cost = gr.Markdown(elem_id="sweep-cost")
                     run_sweep = gr.Button("Run sweep")
                     grids = gr.Gallery(label="Grids (one per Z value)", columns=1, format="png")
-                    cells = gr.Gallery(label="Cells", columns=4, format="png")
+                    cells = gr.Gallery(
+                        label="Cells", columns=4, format="png", elem_id="sweep-cells"
+                    )
+                    sweep_files = gr.File(
+                        label="The sweep as one sheet: PNG (parameters inside) and JSON",
+                        file_count="multiple",
+                        elem_id="sweep-files",
+                    )
                 with gr.Accordion("Reproduce and presets", open=False):
                     source = gr.File(
                         label="Load parameters from a JSON file or a narcis PNG",
@@ -184,6 +197,7 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     type="pil",
                     format="png",
                     height=300,
+                    elem_id="base",
                 )
                 with gr.Row():
                     face_view = gr.Image(
@@ -538,12 +552,13 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
                     state, params, axes, run.on_step, run.on_cell, run.should_stop
                 )
             done = f"**{len(result.cells)} cells**: {result.unet_steps} UNet steps run"
-            return result.grids, result.cells, done, stats_json(state), state
+            files = runs.sweep_files(request, result)
+            return result.grids, result.cells, done, stats_json(state), files, state
 
         run_sweep.click(
             sweep,
             [bench, params_json, *axis_fields],
-            [grids, cells, cost, stats, bench],
+            [grids, cells, cost, stats, sweep_files, bench],
             api_name="sweep",
             **PAINT,
             show_progress_on=[grids],
@@ -553,9 +568,11 @@ def build_ui(bench_app: Workbench, runs: Runs) -> gr.Blocks:
         def reproduce(path: str | None):
             if not path:
                 raise gr.Error("choose a JSON file or a PNG made by narcis")
-            return shown(bench_app.params_from_file(path))
+            loaded = read_controls_file(Path(path))  # a sweep's also sets the axes
+            axes = axis_controls(loaded.axes) if loaded.axes else [gr.skip()] * len(axis_fields)
+            return *shown(loaded.params), *axes
 
-        load.click(reproduce, source, [params_json, *widgets], api_name="reproduce")
+        load.click(reproduce, source, [params_json, *widgets, *axis_fields], api_name="reproduce")
 
         @user_errors
         def save(name: str, text: str):

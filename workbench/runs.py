@@ -17,6 +17,7 @@ from core.diffusion.pngmeta import save_png
 from core.diffusion.portrait import PortraitResult
 from core.diffusion.progress import StepEvent
 from workbench.paint_queue import PaintQueue, Place, Ticket
+from workbench.sweep_sheet import SweepResult, save_sweep
 
 KEEP_FILES = 8  # final PNGs kept per session: enough for the page to finish reading them
 
@@ -83,10 +84,26 @@ class Runs:
     ) -> Path:
         """The final image with its parameters and likeness inside. Each result gets its own
         file (the page may still be reading the previous one); only the last few are kept."""
+        path = self._new_file(request, "narcis", ".png")
+        save_png(result.final, result.params, path, likeness.to_dict())
+        prune(path.parent, "narcis-*.png")
+        return path
+
+    def sweep_files(self, request: gr.Request | None, result: SweepResult) -> list[str]:
+        """The sweep's contact sheet (a PNG that carries it all) and the same as JSON."""
+        png = self._new_file(request, "sweep", ".png")
+        save_sweep(result.sheet, result.record, png, png.with_suffix(".json"))
+        prune(png.parent, "sweep-*.png")
+        prune(png.parent, "sweep-*.json")
+        return [str(png), str(png.with_suffix(".json"))]
+
+    def _new_file(self, request: gr.Request | None, prefix: str, suffix: str) -> Path:
         folder = self.folder / self._session(request)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"narcis-{next(self._numbers):06d}.png"
-        save_png(result.final, result.params, path, likeness.to_dict())
-        for old in sorted(folder.glob("narcis-*.png"))[:-KEEP_FILES]:
-            old.unlink(missing_ok=True)
-        return path
+        return folder / f"{prefix}-{next(self._numbers):06d}{suffix}"
+
+
+def prune(folder: Path, pattern: str) -> None:
+    """Only the newest `KEEP_FILES` of a kind stay (the numbers sort by age)."""
+    for old in sorted(folder.glob(pattern))[:-KEEP_FILES]:
+        old.unlink(missing_ok=True)
