@@ -106,7 +106,7 @@ class PaintQueue:
     ) -> None:
         """Returns when `ticket` heads the line; raises `Cancelled` if it was stopped first
         (it is then out of the line)."""
-        shown: Place | None = None
+        shown = ""  # what the operator reads: reported again only when it changes
         with self._changed:
             while True:
                 if ticket.stop.is_set():
@@ -117,8 +117,8 @@ class PaintQueue:
                 place = self._place(ticket)
                 if place.position == 1:
                     return
-                if on_place is not None and place != shown:
-                    shown = place
+                if on_place is not None and place.described != shown:
+                    shown = place.described
                     self._changed.release()  # report without the lock: it may be slow
                     try:
                         on_place(place)

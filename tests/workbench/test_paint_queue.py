@@ -45,13 +45,25 @@ def test_places_and_an_eta_from_measured_steps() -> None:
     assert line.place(second).position == 1 and line.place(third) == Place(2, 2, 7.0)  # b: 14 steps
 
 
+class Ticking(Clock):
+    """A clock that moves a millisecond at every reading, as a real one would."""
+
+    def __call__(self) -> float:
+        self.now += 0.001
+        return self.now
+
+
 def test_stop_takes_a_waiting_run_out_of_line_and_flags_the_painting_one() -> None:
-    line = PaintQueue()
+    clock = Ticking()
+    line = PaintQueue(clock=clock)
     painting = line.join("a", {"identity": 3})
     waiting = line.join("b", {"identity": 3})
     behind = line.join("c", {"identity": 3})
     places: list[Place] = []
     outcome: list[str] = []
+    line.wait_turn(painting)
+    clock.now += 10
+    line.step(painting, "identity")  # 10 s a step: the ETA (20 s) runs down with the clock
 
     def wait() -> None:
         try:
@@ -67,6 +79,7 @@ def test_stop_takes_a_waiting_run_out_of_line_and_flags_the_painting_one() -> No
     waiter.join(2)
     assert outcome == ["it left the queue while waiting; nothing was painted"]
     assert places[0].position == 2 and line.owners() == ["a", "c"]
+    assert len(places) <= 3  # told when what it reads changes, not at every tick
     assert line.place(behind).position == 2  # moved up
     assert line.stop("a") == 1  # the painting run: flagged, still in line until it ends
     assert painting.should_stop() and line.owners() == ["a", "c"]
