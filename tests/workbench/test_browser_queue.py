@@ -12,9 +12,14 @@ from tests.site.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 from tests.workbench.test_app import PARAMS
 from tests.workbench.test_browser import counter, open_workbench
 
-# Long enough that B can join and leave while A paints; A is stopped at the end.
+# Long enough that B can join and leave while A paints, even on an idle machine (150 steps
+# at 256², where 64² would take about 2 s); A is stopped at the end.
 LONG = PARAMS.model_copy(
-    update={"composition": PARAMS.composition.model_copy(update={"steps": 150})}
+    update={
+        "composition": PARAMS.composition.model_copy(
+            update={"steps": 150, "width": 256, "height": 256}
+        )
+    }
 )
 LEFT = "Stopped: it left the queue while waiting; nothing was painted."
 TRACKER = "[data-testid=status-tracker]"  # stage 1 shows its progress over the base alone
@@ -67,7 +72,7 @@ def test_two_operators_see_places_one_and_two_and_stop_leaves_the_queue(
         b.screenshot(path=str(ARTIFACTS / "workbench-queue-second.png"))
         eta = int(re.search(r"about (\d+) s", waiting).group(1))
         b.get_by_role("button", name="Stop").click()
-        b.wait_for_selector(f"text={LEFT}", timeout=10_000)  # the toast says what happened
+        b.wait_for_selector(f"text={LEFT}", timeout=30_000)  # the toast says what happened
         # A paints on, now alone in line (its bar no longer says "queue 1 of 2")
         wait_for_tracker(a, r"^(?![\s\S]*queue 1 of)[\s\S]*\d+/150 steps")
         assert "queue" not in tracker_text(b)  # B's run is gone, not waiting
