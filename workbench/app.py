@@ -41,11 +41,25 @@ from workbench.history_ui import HistoryPanel, cell_keeper, keep_stage_one, keep
 from workbench.live import live
 from workbench.login import LoginGuard, LoginLimits
 from workbench.maps import MapEdit, editor_value, paint_layer
+from workbench.paint_queue import LeftQueue
 from workbench.plots import schedule_plot
 from workbench.runs import Runs
-from workbench.sweep import NONE, SWEEPABLE, axes_from, expand, touches_stage_one, unet_steps
+from workbench.sweep import (
+    NONE,
+    SWEEPABLE,
+    axes_from,
+    axis_controls,
+    expand,
+    stage_costs,
+    touches_stage_one,
+    unet_steps,
+)
+from workbench.sweep_sheet import read_controls_file
 
-GPU = "gpu"  # one lane: one GPU job at a time, whoever asks
+GPU = "gpu"  # one lane for the short model calls (finding faces)
+# Paintings all enter Gradio at once and line up in our own queue (workbench/paint_queue.py),
+# which knows each run's place, its ETA, and takes a stopped run out of line.
+PAINT = {"concurrency_id": "paint", "concurrency_limit": None}
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -56,8 +70,8 @@ def user_errors(fn: Callable) -> Callable:
         def streamed(*args: Any, **kwargs: Any) -> Any:
             try:
                 yield from fn(*args, **kwargs)
-            except Cancelled:
-                raise gr.Error("Stopped.") from None
+            except Cancelled as exc:
+                raise gr.Error(stopped(exc)) from None
             except NarcisError as exc:
                 raise gr.Error(str(exc)) from None
 
@@ -67,12 +81,17 @@ def user_errors(fn: Callable) -> Callable:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Cancelled:
-            raise gr.Error("Stopped.") from None
+        except Cancelled as exc:
+            raise gr.Error(stopped(exc)) from None
         except NarcisError as exc:
             raise gr.Error(str(exc)) from None
 
     return wrapped
+
+
+def stopped(exc: Cancelled) -> str:
+    """ "Stopped." for a run stopped while painting; a waiting one says it left the queue."""
+    return f"Stopped: {exc}." if isinstance(exc, LeftQueue) else "Stopped."
 
 
 def map_triggers(control: gr.components.Component) -> list:
@@ -127,17 +146,28 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
                     ):
                         with gr.Row():
                             name = gr.Dropdown(
-                                [NONE, *SWEEPABLE], value=default, label=f"{position} parameter"
+                                [NONE, *SWEEPABLE],
+                                value=default,
+                                label=f"{position} parameter",
+                                elem_id=f"sweep-{position.lower()}",
                             )
                             text = gr.Textbox(
                                 label=f"{position} values (commas; ranges like 1-5 (+2))",
                                 value=values,
+                                elem_id=f"sweep-{position.lower()}-values",
                             )
                         axis_fields += [name, text]
                     cost = gr.Markdown(elem_id="sweep-cost")
                     run_sweep = gr.Button("Run sweep")
                     grids = gr.Gallery(label="Grids (one per Z value)", columns=1, format="png")
-                    cells = gr.Gallery(label="Cells", columns=4, format="png")
+                    cells = gr.Gallery(
+                        label="Cells", columns=4, format="png", elem_id="sweep-cells"
+                    )
+                    sweep_files = gr.File(
+                        label="The sweep as one sheet: PNG (parameters inside) and JSON",
+                        file_count="multiple",
+                        elem_id="sweep-files",
+                    )
                 with gr.Accordion("Reproduce and presets", open=False):
                     source = gr.File(
                         label="Load parameters from a JSON file or a narcis PNG",
@@ -363,7 +393,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             state = state or Bench()
             params = parse_portrait_params(text)
             started = time.perf_counter()
-            with runs.run(request, progress) as run:
+            with runs.run(request, progress, {"composition": params.composition.steps}) as run:
                 image = yield from live(  # the base, forming in place
                     lambda on_step: bench_app.stage_one(state, params, on_step, run.should_stop),
                     run.on_step,
@@ -378,7 +408,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             [bench, params_json, style],
             [base, stats, bench, map_preview, face_view, editor],
             api_name="stage1",
-            concurrency_id=GPU,
+            **PAINT,
             show_progress_on=[base],  # never over the editor: its overlay could outlive the run
         )
         past.refresh_after(stage1_ran)  # the history shows the new run first
@@ -413,7 +443,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             params = parse_portrait_params(text)
             strokes = paint_layer(painted)
             edit = MapEdit(uploaded, bool(flip), strokes, float(power))
-            with runs.run(request, progress) as run:
+            with runs.run(request, progress, {"identity": params.identity.steps}) as run:
                 result = yield from live(  # the face crop, forming where the final will be
                     lambda on_step: bench_app.stage_two(
                         state, params, edit, on_step, run.should_stop
@@ -461,7 +491,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
                 bench,
             ],
             api_name="stage2",
-            concurrency_id=GPU,
+            **PAINT,
             show_progress_on=[final],  # never over the editor: its overlay could outlive the run
         )
         past.refresh_after(stage2_ran)  # the history shows the new run first
@@ -550,20 +580,21 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             axes = axes_from([(x, xs), (y, ys), (z, zs)])
             params = parse_portrait_params(text)
             kept = cell_keeper(history, request, state)  # each cell kept as it finishes
-
-            with runs.run(request, progress) as run:
+            needed = stage_costs(expand(params, axes), touches_stage_one(axes))
+            with runs.run(request, progress, needed) as run:
                 result = bench_app.sweep(
                     state, params, axes, run.on_step, run.on_cell, run.should_stop, kept
                 )
             done = f"**{len(result.cells)} cells**: {result.unet_steps} UNet steps run"
-            return result.grids, result.cells, done, stats_json(state), state
+            files = runs.sweep_files(request, result)
+            return result.grids, result.cells, done, stats_json(state), files, state
 
         sweep_ran = run_sweep.click(
             sweep,
             [bench, params_json, *axis_fields],
-            [grids, cells, cost, stats, bench],
+            [grids, cells, cost, stats, sweep_files, bench],
             api_name="sweep",
-            concurrency_id=GPU,
+            **PAINT,
             show_progress_on=[grids],
         )
         past.refresh_after(sweep_ran)  # the history shows the new run first
@@ -572,9 +603,11 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
         def reproduce(path: str | None):
             if not path:
                 raise gr.Error("choose a JSON file or a PNG made by narcis")
-            return shown(bench_app.params_from_file(path))
+            loaded = read_controls_file(Path(path))  # a sweep's also sets the axes
+            axes = axis_controls(loaded.axes) if loaded.axes else [gr.skip()] * len(axis_fields)
+            return *shown(loaded.params), *axes
 
-        load.click(reproduce, source, [params_json, *widgets], api_name="reproduce")
+        load.click(reproduce, source, [params_json, *widgets, *axis_fields], api_name="reproduce")
 
         @user_errors
         def save(name: str, text: str):

@@ -22,7 +22,7 @@ from core.diffusion.faces.analysis import face_to_box
 from core.diffusion.likeness import Likeness
 from core.diffusion.masks import face_change_map
 from core.diffusion.params import CompositionParams, PortraitParams
-from core.diffusion.pngmeta import parse_params, read_params
+from core.diffusion.pngmeta import parse_params
 from core.diffusion.portrait import PortraitPipeline, PortraitResult
 from core.diffusion.progress import OnStep, ShouldStop, never
 from core.diffusion.references import Reference, find_face, reference_from_face
@@ -31,7 +31,8 @@ from core.modelkit.layout import ModelLayout
 from core.photos import read_photo
 from core.sharing import once
 from workbench.maps import BOX_COLOUR, MapEdit, overlay
-from workbench.sweep import Axis, Cell, expand, grid, touches_stage_one, unet_steps
+from workbench.sweep import Axis, Cell, expand, touches_stage_one, unet_steps
+from workbench.sweep_sheet import SweepResult, read_controls_file, sweep_result
 
 STAGED = 6  # stage-2 results kept side by side to compare, accept or reject
 OnCell = Callable[[int, int, str], None]  # (k, n, label), k from 1
@@ -65,13 +66,6 @@ class Bench:
     scores: dict[int, Likeness] = field(default_factory=dict)  # id(staged result) → likeness
     # The face found on a base, per face box; holds the base too, so its id stays unique.
     _faces: dict[tuple, tuple[Image.Image, FaceChoice]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    grids: list[tuple[Image.Image, str]]  # one per Z value
-    cells: list[tuple[Image.Image, str]]
-    unet_steps: int
 
 
 class Workbench:
@@ -251,25 +245,12 @@ class Workbench:
             result = self.stage_two(
                 bench, cell.params, on_step=on_step, should_stop=should_stop, base=base
             )
-            # every cell scored: does this setting keep the person recognisable?
+            # every cell scored: does this setting keep the person recognisable? The best is marked.
             scores.append(self.likeness.measure(result.final, cell.params, bench.references))
             images.append(result.final)
             if on_result is not None:  # e.g. kept in the history as it finishes
                 on_result(cell, result, scores[-1])
-        labels = [f"{c.label} · {s.label}" for c, s in zip(cells, scores, strict=True)]
-        columns = len(axes[0][1])
-        grids = []
-        for z in sorted({c.grid for c in cells}):
-            mine = [
-                (i, c, label)
-                for i, c, label in zip(images, cells, labels, strict=True)
-                if c.grid == z
-            ]
-            sheet = grid([i for i, _, _ in mine], [label for _, _, label in mine], columns)
-            caption = f"{axes[2][0]} = {axes[2][1][z]}" if len(axes) > 2 else "grid"
-            grids.append((sheet, caption))
-        labelled = list(zip(images, labels, strict=True))
-        return SweepResult(grids, labelled, unet_steps(cells, stage_one))
+        return sweep_result(params, axes, cells, images, scores, unet_steps(cells, stage_one))
 
     def likeness_of(self, bench: Bench, image: Image.Image, params: PortraitParams) -> str:
         """ "likeness 0.71" for a sweep cell: does this setting keep the person recognisable?"""
@@ -289,13 +270,8 @@ class Workbench:
     # 7. Reproduce
     @staticmethod
     def params_from_file(path: str) -> PortraitParams:
-        if path.lower().endswith(".png"):
-            params = read_params(Path(path))
-        else:
-            params = parse_params(Path(path).read_text(), source=Path(path).name)
-        if params.kind != "portrait":
-            raise UserInputError(f"{Path(path).name} holds stage-1 parameters only")
-        return params
+        """The parameters of a narcis PNG or JSON file (a sweep's included)."""
+        return read_controls_file(Path(path)).params
 
     # 8. Presets, shared with the bot
     def save_preset(self, name: str, params: PortraitParams, owner: str = "workbench") -> None:

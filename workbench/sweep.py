@@ -17,33 +17,43 @@ from dataclasses import dataclass
 from PIL import Image
 from pydantic import ValidationError
 
-from core.diffusion.params import PortraitParams
+from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
 from core.errors import UserInputError
 from core.prompt.styles import STYLES
 from core.sheets import contact_sheet
 
-MAX_CELLS = 16
+MAX_CELLS = 16  # per sweep, all axes together: 4×4, or 2×2×4
+MAX_VALUES_TEXT = 2000  # characters in one axis's values box
 PROMPT_SR, STYLE = "prompt S/R", "style"
-SWEEPABLE = (
-    "composition.seed",
-    "composition.steps",
-    "composition.guidance_scale",
-    "composition.guidance_cutoff",
-    "composition.scheduler",
-    "identity.seed",
-    "identity.steps",
-    "identity.guidance_scale",
-    "identity.guidance_cutoff",
-    "identity.scheduler",
-    "identity.style_strength",
+# Not sweepable as a plain path: the prompts (swept by prompt S/R and style), a face box (its
+# own commas), the idea (not a painting input), and what only records how a run went.
+NOT_SWEPT = {"kind", "version", "prompt", "negative_prompt", "face_box", "idea", "face"}
+FIRST = (  # what operators sweep most, first in the list
     "identity.face_id_weight",
-    "identity.mask_core",
-    "identity.mask_dilation",
+    "identity.guidance_scale",
+    "identity.style_strength",
+    "identity.guidance_cutoff",
     "identity.mask_feather",
-    "identity.crop_margin",
-    PROMPT_SR,
-    STYLE,
+    "identity.schedule",
+    "identity.seed",
 )
+
+
+def _paths() -> tuple[str, ...]:
+    """Every parameter a value list can set: each field of the two stages and the top level
+    that is a single number or name (new fields join the list by themselves)."""
+    nested = {"composition": CompositionParams, "identity": IdentityParams}
+    paths = [
+        f"{section}.{name}"
+        for section, model in nested.items()
+        for name in model.model_fields
+        if name not in NOT_SWEPT
+    ]
+    paths += [n for n in PortraitParams.model_fields if n not in NOT_SWEPT | set(nested)]
+    return (*FIRST, *(p for p in paths if p not in FIRST))
+
+
+SWEEPABLE = (*_paths(), PROMPT_SR, STYLE)
 NONE = "(none)"
 _NUMBER = r"\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^({_NUMBER})\s*-\s*({_NUMBER})(?:\s*\(\s*\+\s*({_NUMBER})\s*\))?$")
@@ -60,6 +70,8 @@ class Cell:
 
 def parse_values(text: str) -> list[str]:
     """`2, 5, 1-5 (+2)` → ["2", "5", "1", "3", "5"]."""
+    if len(text) > MAX_VALUES_TEXT:
+        raise UserInputError(f"{len(text)} characters of values; at most {MAX_VALUES_TEXT}")
     values: list[str] = []
     for item in (v.strip() for v in text.split(",")):
         if not item:
@@ -68,6 +80,8 @@ def parse_values(text: str) -> list[str]:
         values.extend(expand_range(item, *match.groups()) if match else [item])
     if not values:
         raise UserInputError("give at least one value, separated by commas")
+    if len(values) > MAX_CELLS:
+        raise UserInputError(f"{len(values)} values on one axis; at most {MAX_CELLS} per sweep")
     return values
 
 
@@ -84,13 +98,13 @@ def expand_range(text: str, start: str, stop: str, step: str | None) -> list[str
 
 def expand(base: PortraitParams, axes: list[Axis]) -> list[Cell]:
     """Every combination of the axes (X, then optional Y and Z), applied to `base`."""
+    if not 1 <= len(axes) <= 3:
+        raise UserInputError(f"{len(axes)} axes; a sweep has one to three (X, Y, Z)")
     for name, values in axes:
         if name not in SWEEPABLE:
             raise UserInputError(f"{name!r} cannot be swept (choose from {', '.join(SWEEPABLE)})")
         check_axis(base, name, values)
-    count = 1
-    for _, values in axes:
-        count *= len(values)
+    count = _product(axes)
     if count > MAX_CELLS:
         raise UserInputError(f"{count} combinations; at most {MAX_CELLS} per sweep")
     cells = []
@@ -103,6 +117,13 @@ def expand(base: PortraitParams, axes: list[Axis]) -> list[Cell]:
         grid = axes[2][1].index(combo[2]) if len(axes) > 2 else 0
         cells.append(Cell(label, params, grid))
     return cells
+
+
+def _product(axes: list[Axis]) -> int:
+    count = 1
+    for _, values in axes:
+        count *= len(values)
+    return count
 
 
 def check_axis(base: PortraitParams, name: str, values: list[str]) -> None:
@@ -128,9 +149,11 @@ def apply(params: PortraitParams, name: str, value: str, axes: list[Axis]) -> Po
             composition["negative_prompt"] = ", ".join(
                 p for p in (style.negative, composition["negative_prompt"]) if p
             )
-    else:
+    elif "." in name:
         section, field = name.split(".")
         data[section][field] = value
+    else:  # a top-level parameter (tier, face_retries)
+        data[name] = value
     try:
         return PortraitParams.model_validate(data)
     except ValidationError as exc:
@@ -159,14 +182,32 @@ def axes_from(named: list[tuple[str | None, str]]) -> list[Axis]:
     return axes
 
 
+def axis_controls(axes: list[Axis] | None) -> list[str]:
+    """The X, Y and Z fields (name, values text, …) that `axes_from` reads back as `axes`."""
+    fields: list[str] = []
+    for name, values in (axes or [])[:3]:
+        fields += [name, ", ".join(values)]
+    while len(fields) < 6:
+        fields += [NONE, ""]
+    return fields
+
+
 def touches_stage_one(axes: list[Axis]) -> bool:
     return any(name.startswith("composition.") or name in (PROMPT_SR, STYLE) for name, _ in axes)
 
 
-def unet_steps(cells: list[Cell], stage_one: bool) -> int:
-    """UNet steps the sweep will run: stage 1 once per distinct stage-1 set, stage 2 per cell."""
+def stage_costs(cells: list[Cell], stage_one: bool) -> dict[str, int]:
+    """UNet steps the sweep will run, per stage: stage 1 once per distinct stage-1 set, stage 2
+    per cell (what the queue's ETA is made of)."""
     distinct = {c.params.composition for c in cells} if stage_one else set()
-    return sum(p.steps for p in distinct) + sum(c.params.identity.steps for c in cells)
+    return {
+        "composition": sum(p.steps for p in distinct),
+        "identity": sum(c.params.identity.steps for c in cells),
+    }
+
+
+def unet_steps(cells: list[Cell], stage_one: bool) -> int:
+    return sum(stage_costs(cells, stage_one).values())
 
 
 def grid(

@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,7 +146,7 @@ def test_a_stage_one_sweep_keeps_the_kept_base_and_runs_stage_one_once_per_set(
 ) -> None:
     base_path = ready(client, astronaut_file)
     before = stats(stage2(client)[STATS])
-    grids, cells, cost, counters = client.predict(
+    grids, cells, cost, counters, files = client.predict(
         text=PARAMS.model_dump_json(),
         x="identity.guidance_scale",
         xs="2, 5, 8",
@@ -166,6 +167,8 @@ def test_a_stage_one_sweep_keeps_the_kept_base_and_runs_stage_one_once_per_set(
     (sheet,) = grids
     assert Image.open(path_of(sheet)).size == (3 * 256, 2 * (256 + 22))
     assert all(" · likeness" in c["caption"] for c in cells)  # each cell: its score
+    assert [Path(path_of(f)).suffix for f in files] == [".png", ".json"]  # the sheet, exported
+    assert read_params(path_of(files[0])) == PARAMS
     labels = [c["caption"].split(" · likeness")[0] for c in cells]
     assert labels[:3] == [
         "guidance_scale=2, seed=1",
@@ -182,7 +185,7 @@ def test_a_stage_one_sweep_keeps_the_kept_base_and_runs_stage_one_once_per_set(
 
 def test_a_z_axis_makes_one_grid_per_value(client, astronaut_file) -> None:
     ready(client, astronaut_file)
-    grids, cells, _, _ = client.predict(
+    grids, cells, *_ = client.predict(
         text=PARAMS.model_dump_json(),
         x="identity.seed",
         xs="0, 1",
