@@ -60,9 +60,10 @@ def running_site(portraits: int = 0, **env: str) -> Iterator[Site]:
 def running_minimal() -> Iterator[str]:
     """bench/minimal_app.py under the uvicorn settings `narcis serve` uses (cli/serve.py)."""
     port = free_port()
+    app = ["-m", "uvicorn", "bench.minimal_app:create_app", "--factory", "--port", str(port)]
     options = ["--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.minimal_app:create_app", "--factory", "--port", str(port), *options, "--no-server-header"],
+        [sys.executable, *app, *options, "--no-server-header"],
         cwd=ROOT,
     )
     try:
