@@ -39,7 +39,9 @@ def _ms(value: str) -> float:
 
 
 def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98] if len(values) > 1 else max(values)
+    if len(values) < 2:
+        return max(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
 @dataclass(frozen=True)

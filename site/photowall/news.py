@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
@@ -27,6 +28,9 @@ log = logging.getLogger("photowall.news")
 KEEP_ALIVE_S = 30.0  # under the usual 60 s idle timeout of load balancers
 POLL_S = 5.0  # a bounded read: it overrides the client's socket timeout
 NEWS, KEEP_ALIVE = "news", "keep-alive"  # what settled a listener's wait
+# Walls whose readers left, woken per loop turn: 10,000 leaving at once (a proxy restarting)
+# would otherwise all resume in one turn, and every other request would wait behind them.
+LEAVE_BATCH = 64
 
 
 class Listener:
@@ -35,10 +39,11 @@ class Listener:
 
     Only the event loop's thread touches it."""
 
-    __slots__ = ("_waiter", "gone")
+    __slots__ = ("_departures", "_waiter", "gone")
 
     def __init__(self) -> None:
         self._waiter: asyncio.Future[str] | None = None
+        self._departures: Departures | None = None  # set by WallNews.follow
         self.gone = False
 
     def settle(self, what: str) -> None:
@@ -47,9 +52,13 @@ class Listener:
             waiter.set_result(what)
 
     def leave(self, _done: object = None) -> None:
-        """The client went away (a done-callback of the task that watches for it)."""
+        """The client went away (a done-callback of the task that watches for it): the wait
+        ends at once, or within a few loop turns when many leave together."""
         self.gone = True
-        self.settle("gone")
+        if self._departures is None:
+            self.settle("gone")
+        else:
+            self._departures.add(self)
 
     async def wait(self, timeout: float) -> str:
         if self.gone:
@@ -64,12 +73,34 @@ class Listener:
             self._waiter = None
 
 
+class Departures:
+    """Listeners that left, settled LEAVE_BATCH per loop turn."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Listener] = deque()
+        self._scheduled = False
+
+    def add(self, listener: Listener) -> None:
+        self._queue.append(listener)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._settle_some)
+
+    def _settle_some(self) -> None:
+        for _ in range(min(LEAVE_BATCH, len(self._queue))):
+            self._queue.popleft().settle("gone")
+        self._scheduled = bool(self._queue)
+        if self._scheduled:  # the rest on the next turn, after other work has had its go
+            asyncio.get_running_loop().call_soon(self._settle_some)
+
+
 class WallNews:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.sequence = 0  # messages heard since the process started
         self.version: int | None = None  # None: not subscribed, ask Redis
         self._listeners: set[Listener] = set()
+        self._departures = Departures()
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -137,6 +168,7 @@ class WallNews:
         a burst of news while it waits becomes one message with the latest count."""
         self._start()
         listener = listener or Listener()
+        listener._departures = self._departures
         start = shown = self.sequence
         self._listeners.add(listener)
         try:
