@@ -9,6 +9,9 @@ one thread; throughput is the best of two interleaved runs, so both apps see the
 machine. /health is probed every 10 ms from a process of its own (core/benchkit/web.py).
 The machine's load average is printed before and after: on a shared machine, read the
 ratios, not the absolute figures.
+
+The upload part is not yet trusted: in its one full try it hung after the uploads; run
+with `--no-uploads` for the figures the README quotes.
 """
 
 from __future__ import annotations
