@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.benchkit.web import wrk  # noqa: E402, F401 (the site benchmarks' wrk)
 from tests.services import free_port, running_redis  # noqa: E402
 from tests.site.seed import seed_portraits  # noqa: E402
 
@@ -30,6 +30,7 @@ class Site:
     pid: int
     redis_url: str
     folder: Path  # the data folder, removed afterwards
+    env: dict[str, str]  # the server's environment (a worker beside it takes the same)
 
 
 @contextlib.contextmanager
@@ -46,7 +47,8 @@ def running_site(portraits: int = 0, **env: str) -> Iterator[Site]:
         port = free_port()
         server = subprocess.Popen([*narcis, "serve", "--port", str(port)], cwd=ROOT, env=env)
         try:
-            site = Site(f"http://127.0.0.1:{port}", port, server.pid, redis_url, Path(folder))
+            base = f"http://127.0.0.1:{port}"
+            site = Site(base, port, server.pid, redis_url, Path(folder), env)
             _wait(site.base + "/health")
             yield site
         finally:
@@ -54,24 +56,22 @@ def running_site(portraits: int = 0, **env: str) -> Iterator[Site]:
             server.wait(timeout=60)
 
 
-def wrk(url: str, seconds: int, connections: int, *extra: str) -> dict[str, float]:
-    """Requests per second and the p50 and p99 latencies (ms) of one wrk run."""
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = {
-        p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")
-    }
-    return {"req/s": rate, "p50 ms": latency["50"], "p99 ms": latency["99"]}
-
-
-def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+@contextlib.contextmanager
+def running_minimal() -> Iterator[str]:
+    """bench/minimal_app.py under the uvicorn settings `narcis serve` uses (cli/serve.py)."""
+    port = free_port()
+    app = ["-m", "uvicorn", "bench.minimal_app:create_app", "--factory", "--port", str(port)]
+    options = ["--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
+    server = subprocess.Popen(
+        [sys.executable, *app, *options, "--no-server-header"],
+        cwd=ROOT,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def _seed(env: dict[str, str], count: int) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -50,6 +51,9 @@ class Portrait(UUIDv7AuditBase):
     """One picture; its id is the id of the job that makes it."""
 
     __tablename__ = "portrait"
+    # The wall's one query (site/photowall/wall.py): equalities on the first three, then the
+    # keyset cursor and the order on id, so a page reads PAGE_SIZE + 1 index entries.
+    __table_args__ = (Index("ix_portrait_wall", "curated", "hidden", "status", "id"),)
 
     idea: Mapped[str | None] = mapped_column(String(60))
     prompt: Mapped[str] = mapped_column(Text, default="")

@@ -140,7 +140,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 def _template_calls(engine: JinjaTemplateEngine, settings: Settings) -> None:
     """`csrf_token()` in templates: this session's token (photowall/security.py checks it);
-    `absolute(path)`: the URL under the configured public origin, never the request's Host."""
+    `absolute(path)`: the URL under the configured public origin, never the request's Host.
+    Templates are compiled once and never looked at again (no stat() of their files per
+    render): a deploy restarts the server anyway."""
+    engine.engine.auto_reload = False
     engine.register_template_callable(
         "csrf_token", lambda context: visit_of(context["request"].scope).csrf_token()
     )

@@ -2,8 +2,11 @@
 cache, from one Redis subscription per server process.
 
 Each open wall used to hold its own pub/sub connection: ~650 idle tabs exhausted the
-process's file descriptors. Now one task listens and wakes every waiting stream by swapping
-an asyncio.Event; a stream costs a coroutine and no socket to Redis.
+process's file descriptors. Now one task listens and settles each open wall's `Listener`; a
+stream costs a coroutine, a future and a timer, and no socket to Redis. The listeners are a
+set, not the waiters of one shared asyncio.Event: an Event forgets a cancelled waiter by
+searching its deque, and 10,000 walls closing in any order but the one they opened in made
+that quadratic.
 
 `version` is the wall's version while the subscription is up (every bump publishes it), and
 None while it is not, when callers must ask Redis: a bump missed is a stale page served.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
@@ -23,6 +27,71 @@ from core.store.wall import NEW_CHANNEL, VERSION_CHANNEL, VERSION_KEY
 log = logging.getLogger("photowall.news")
 KEEP_ALIVE_S = 30.0  # under the usual 60 s idle timeout of load balancers
 POLL_S = 5.0  # a bounded read: it overrides the client's socket timeout
+NEWS, KEEP_ALIVE = "news", "keep-alive"  # what settled a listener's wait
+# Walls whose readers left, woken per loop turn: 10,000 leaving at once (a proxy restarting)
+# would otherwise all resume in one turn, and every other request would wait behind them.
+LEAVE_BATCH = 64
+
+
+class Listener:
+    """One open wall: the future its stream waits on now, settled by news, by its keep-alive
+    timer, or by its client leaving (`leave`, which also ends every later wait at once).
+
+    Only the event loop's thread touches it."""
+
+    __slots__ = ("_departures", "_waiter", "gone")
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[str] | None = None
+        self._departures: Departures | None = None  # set by WallNews.follow
+        self.gone = False
+
+    def settle(self, what: str) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(what)
+
+    def leave(self, _done: object = None) -> None:
+        """The client went away (a done-callback of the task that watches for it): the wait
+        ends at once, or within a few loop turns when many leave together."""
+        self.gone = True
+        if self._departures is None:
+            self.settle("gone")
+        else:
+            self._departures.add(self)
+
+    async def wait(self, timeout: float) -> str:
+        if self.gone:
+            return "gone"
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(timeout, self.settle, KEEP_ALIVE)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+class Departures:
+    """Listeners that left, settled LEAVE_BATCH per loop turn."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Listener] = deque()
+        self._scheduled = False
+
+    def add(self, listener: Listener) -> None:
+        self._queue.append(listener)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._settle_some)
+
+    def _settle_some(self) -> None:
+        for _ in range(min(LEAVE_BATCH, len(self._queue))):
+            self._queue.popleft().settle("gone")
+        self._scheduled = bool(self._queue)
+        if self._scheduled:  # the rest on the next turn, after other work has had its go
+            asyncio.get_running_loop().call_soon(self._settle_some)
 
 
 class WallNews:
@@ -30,7 +99,8 @@ class WallNews:
         self.redis = redis
         self.sequence = 0  # messages heard since the process started
         self.version: int | None = None  # None: not subscribed, ask Redis
-        self._changed = asyncio.Event()
+        self._listeners: set[Listener] = set()
+        self._departures = Departures()
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -87,23 +157,34 @@ class WallNews:
 
     def _wake(self) -> None:
         self.sequence += 1
-        woken, self._changed = self._changed, asyncio.Event()
-        woken.set()
+        for listener in tuple(self._listeners):
+            listener.settle(NEWS)
 
-    async def follow(self) -> AsyncIterator[int]:
+    async def follow(self, listener: Listener | None = None) -> AsyncIterator[int]:
         """For one open wall: how many new portraits since it opened, whenever that changes,
-        or 0 every KEEP_ALIVE_S seconds of silence."""
+        or 0 every KEEP_ALIVE_S seconds of silence; it ends once `listener` has left.
+
+        News heard while the stream was busy sending is shown at once, not at the next news;
+        a burst of news while it waits becomes one message with the latest count."""
         self._start()
-        start = self.sequence
-        while True:
-            changed = self._changed
-            try:
-                async with asyncio.timeout(KEEP_ALIVE_S):
-                    await changed.wait()
-            except TimeoutError:
-                yield 0
-                continue
-            yield self.sequence - start
+        listener = listener or Listener()
+        listener._departures = self._departures
+        start = shown = self.sequence
+        self._listeners.add(listener)
+        try:
+            while not listener.gone:
+                if self.sequence == shown and await listener.wait(KEEP_ALIVE_S) == KEEP_ALIVE:
+                    yield 0
+                elif self.sequence != shown:
+                    shown = self.sequence
+                    yield shown - start
+        finally:
+            self._listeners.discard(listener)
+
+    @property
+    def listeners(self) -> int:
+        """Open walls this process follows now."""
+        return len(self._listeners)
 
     async def close(self) -> None:
         if self._task is not None:

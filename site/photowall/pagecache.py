@@ -69,9 +69,11 @@ def choose_encoding(accept: str | None) -> str:
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match compares weakly (RFC 9110 13.1.2): `W/"x"` matches `"x"`; `*` matches
+    any page. Anything else a client makes up matches nothing."""
     if not if_none_match:
         return False
-    return any(tag.strip() in (etag, "*") for tag in if_none_match.split(","))
+    return any(tag.strip().removeprefix("W/") in (etag, "*") for tag in if_none_match.split(","))
 
 
 class PageCache:

@@ -21,7 +21,7 @@ from functools import lru_cache
 import thumbhash
 from PIL import Image
 from redis.asyncio import Redis
-from sqlalchemy import or_, select
+from sqlalchemy import Select, false, or_, select, true
 
 from core.errors import UserInputError
 from core.store.db import Database
@@ -96,21 +96,9 @@ class Wall:
         self.db, self.redis = db, redis
 
     async def page(self, cursor: str | None, query: str | None) -> WallPage:
-        """One page after `cursor` (an id): `WHERE id < cursor ORDER BY id DESC`, no OFFSET.
-        UUIDv7 ids grow with time, so id order is newest-first."""
-        statement = select(Portrait).where(
-            Portrait.curated.is_(True),
-            Portrait.hidden.is_(False),
-            Portrait.status == "done",
-            or_(Portrait.shared.is_(True), Portrait.origin != "web"),
-        )
-        if cursor:
-            statement = statement.where(Portrait.id < _parse(cursor))
-        if query:
-            statement = statement.where(Portrait.idea.ilike(f"%{_escape(query)}%", escape="\\"))
-        statement = statement.order_by(Portrait.id.desc()).limit(PAGE_SIZE + 1)
+        """One page after `cursor` (an id): one indexed query (`wall_query`), no OFFSET."""
         async with self.db.session() as session:
-            rows = list((await session.scalars(statement)).all())
+            rows = list((await session.scalars(wall_query(cursor, query))).all())
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         return WallPage([to_item(p) for p in rows], str(rows[-1].id) if more else None, query)
@@ -153,6 +141,24 @@ class Wall:
 
 
 KEYS_SET = "narcis:wall:cached"
+
+
+def wall_query(cursor: str | None, query: str | None) -> Select:
+    """`WHERE id < cursor ORDER BY id DESC LIMIT n`: UUIDv7 ids grow with time, so id order is
+    newest-first, and the index `ix_portrait_wall` (curated, hidden, status, id) answers it
+    without a scan or a sort. Plain `=` comparisons, not `IS TRUE`: PostgreSQL uses an index
+    for the one and never for the other."""
+    statement = select(Portrait).where(
+        Portrait.curated == true(),
+        Portrait.hidden == false(),
+        Portrait.status == "done",
+        or_(Portrait.shared == true(), Portrait.origin != "web"),
+    )
+    if cursor:
+        statement = statement.where(Portrait.id < _parse(cursor))
+    if query:
+        statement = statement.where(Portrait.idea.ilike(f"%{_escape(query)}%", escape="\\"))
+    return statement.order_by(Portrait.id.desc()).limit(PAGE_SIZE + 1)
 
 
 def _issued(version: int) -> str:

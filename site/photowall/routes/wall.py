@@ -8,12 +8,15 @@ answered with an ETag, so an unchanged page costs a dictionary lookup, or a 304.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
-from litestar import Request, get
-from litestar.response import Response, ServerSentEvent
-from litestar.response.sse import ServerSentEventMessage
+from litestar import Request, asgi, get
+from litestar.exceptions import MethodNotAllowedException
+from litestar.response import Response
+from litestar.types import Receive, Scope, Send
 
-from photowall.news import WallNews
+from photowall import sse
+from photowall.news import Listener, WallNews
 from photowall.pagecache import HTML, PageCache, choose_encoding, etag_base, matches
 from photowall.render import render
 from photowall.services import Services
@@ -64,19 +67,24 @@ async def _body(
     return body, cacheable
 
 
-@get("/events/wall", name="wall_events")
-async def wall_events(request: Request) -> ServerSentEvent:
-    """'N new portraits' for open walls, without touching what the reader looks at."""
-    news: WallNews = request.app.state.news
+@asgi("/events/wall", name="wall_events")
+async def wall_events(scope: Scope, receive: Receive, send: Send) -> None:
+    """'N new portraits' for open walls, without touching what the reader looks at.
 
-    async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        async for count in news.follow():
+    A plain ASGI handler (photowall/sse.py): idle, a wall costs a future and a timer; closed,
+    a few callbacks."""
+    if scope["method"] != "GET":  # HEAD arrives here as GET (photowall/head.py)
+        raise MethodNotAllowedException(headers={"Allow": "GET, HEAD"})
+    news: WallNews = scope["litestar_app"].state.news
+    listener = Listener()
+    await sse.stream(receive, send, _wall_news(news, listener), listener.leave)
+
+
+async def _wall_news(news: WallNews, listener: Listener) -> AsyncIterator[bytes]:
+    async with aclosing(news.follow(listener)) as counts:
+        async for count in counts:
             if count == 0:
-                yield ServerSentEventMessage(comment="keep-alive")
+                yield sse.KEEP_ALIVE
                 continue
             noun = "portrait" if count == 1 else "portraits"
-            yield ServerSentEventMessage(
-                event="new", data=f'<a class="fresh" href="/">{count} new {noun} ↑</a>'
-            )
-
-    return ServerSentEvent(stream())
+            yield sse.event("new", f'<a class="fresh" href="/">{count} new {noun} ↑</a>')
