@@ -2,8 +2,6 @@
 
 Revision ID: 0006_runs
 Revises: 0005
-
-Chained to the latest revision on this branch (0005); re-chain onto the newest when merging.
 """
 
 import advanced_alchemy.types

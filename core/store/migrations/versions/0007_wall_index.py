@@ -1,18 +1,17 @@
 """the wall's page index
 
-Revision ID: 0006_wall_index
-Revises: 0005
+Revision ID: 0007_wall_index
+Revises: 0006_runs
 Create Date: 2026-12-03 14:25:00
 
 One index answers the wall's page query (curated, hidden, status equal; id for the keyset
-cursor and the order): no scan of the portraits, no sort. Chained to the newest revision on
-this branch (0005); re-chain onto the newest when merging.
+cursor and the order): no scan of the portraits, no sort.
 """
 
 from alembic import op
 
-revision = "0006_wall_index"
-down_revision = "0005"
+revision = "0007_wall_index"
+down_revision = "0006_runs"
 branch_labels = None
 depends_on = None
 
