@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 FACE_VIEW_ID = "face-view"  # the image component the box is dragged on
-FACE_BOX_ID = "face-box"  # the typed fractions: x0, y0, x1, y1
+FACE_BOX_ID = "control-identity-face_box"  # the typed fractions (the id every control has)
 DRAG_BOX_ID = "face-drag-box"  # the outline drawn while dragging
 SMALLEST = 0.02  # a drag narrower or lower than this (of the picture) is a click, not a box
 

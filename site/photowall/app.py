@@ -23,6 +23,7 @@ from core.errors import CapacityError, QueueBusy, UserInputError
 from core.jobs.outage import BUSY, is_transient
 from photowall.checks import PhotoChecker
 from photowall.head import HeadMiddleware
+from photowall.hits import CachedWallHits
 from photowall.news import WallNews
 from photowall.pagecache import PageCache
 from photowall.render import render
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     sessions = Sessions(
         services.redis, secure=settings.site_https, secret=settings.secret_key.get_secret_value()
     )
-    news, checker = WallNews(services.redis), PhotoChecker()
+    news, checker, pages = WallNews(services.redis), PhotoChecker(), PageCache()
 
     async def close() -> None:
         checker.close()
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "sessions": sessions,
                 "news": news,
                 "checker": checker,
-                "pages": PageCache(),
+                "pages": pages,
             }
         ),
         template_config=TemplateConfig(
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=2**20,
     )
     app.asgi_handler = HeadMiddleware(app.asgi_handler)  # before routing, which answers HEAD 405
+    app.asgi_handler = CachedWallHits(app.asgi_handler, news, pages, tuple(settings.site_hosts))
     return app
 
 
