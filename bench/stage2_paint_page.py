@@ -36,6 +36,7 @@ from core.diffusion.portrait import PortraitPipeline
 from core.modelkit.layout import ModelLayout
 from core.modelkit.tiny import build_tiny
 from core.store.migrate import upgrade
+from tests.workbench.test_editor_uploads import is_upload
 from workbench.app import launch
 from workbench.engine import Workbench
 
@@ -123,7 +124,7 @@ def main() -> None:
                 "**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort()
             )
             uploads: list[str] = []
-            page.on("request", lambda r: uploads.append(r.url) if "/upload" in r.url else None)
+            page.on("request", lambda r: uploads.append(r.url) if is_upload(r) else None)
             page.goto(f"http://127.0.0.1:{port}/")
             page.locator("#references input[type=file]").set_input_files(str(astronaut))
             page.get_by_role("button", name="Find faces").click()
