@@ -5,12 +5,13 @@ same run without the page).
 
     .venv/bin/python bench/stage2_paint_page.py [--steps 4] [--size 512] [--runs 2]
 
-What it showed (#27 item 1, a 2-core machine at load 7-13, so the seconds are noisy): the
-server's CPU is the same with a painted map (3-5 s either way); the uploads are not. Gradio's
-ImageEditor answers each ask for its value by uploading its images again, and the page asks
-about 13 times during one 4-step run: 15 uploads unpainted, 36-41 painted (background,
-strokes and composite each time). In 3 of 4 runs the painted run also took 1.5-3x the wall
-time and Chromium CPU; in one it did not.
+What it showed (#27 item 1, a 2-core machine at load 3-4): the server's CPU is the same with
+a painted map (4 s either way); the uploads were not. Gradio's ImageEditor answers each ask
+for its value by uploading its images again, and the page asked at every status message of
+every event once any event had shown progress on the editor (workbench/editor_once.py).
+Before (medians of 2 runs): 20 uploads unpainted, 41 painted, wall 7.0 / 7.5 s, Chromium CPU
+3.6 / 5.3 s. Now stage 2 reads the editor once: 1 upload unpainted, 2-3 painted, wall
+5.90 / 5.88 s, Chromium CPU 3.0 / 2.6 s. (Uploads here: POST …/upload requests.)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from core.diffusion.portrait import PortraitPipeline
 from core.modelkit.layout import ModelLayout
 from core.modelkit.tiny import build_tiny
 from core.store.migrate import upgrade
+from tests.workbench.test_editor_uploads import is_upload
 from workbench.app import launch
 from workbench.engine import Workbench
 
@@ -123,7 +125,7 @@ def main() -> None:
                 "**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort()
             )
             uploads: list[str] = []
-            page.on("request", lambda r: uploads.append(r.url) if "/upload" in r.url else None)
+            page.on("request", lambda r: uploads.append(r.url) if is_upload(r) else None)
             page.goto(f"http://127.0.0.1:{port}/")
             page.locator("#references input[type=file]").set_input_files(str(astronaut))
             page.get_by_role("button", name="Find faces").click()

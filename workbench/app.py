@@ -5,9 +5,10 @@ the only thing the run buttons read), calls a plain function of `engine.py`, and
 mistakes to `gr.Error`. GPU work shares one concurrency lane; Stop has its own, so it is
 heard while a run holds the GPU lane.
 
-No event listens to the map editor: stage 2 reads its strokes as an input. (Listening to a
-component that a run also writes to makes every write trigger another request; that is how
-the old page froze.)
+No event listens to the map editor: stage 2 reads its strokes once, from a hidden copy made in
+the page (workbench/editor_once.py: every ask for the editor's value uploads its images).
+(Listening to a component that a run also writes to makes every write trigger another
+request; that is how the old page froze.)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from workbench.controls import (
     parameter_controls,
     params_to_controls,
 )
+from workbench.editor_once import editor_copy, read_once
 from workbench.engine import FACE_VIEW, Bench, Workbench, parse_portrait_params, stats_json
 from workbench.face_drag import FACE_VIEW_ID, face_drag_js
 from workbench.history import RunHistory
@@ -231,6 +233,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
                     brush=gr.Brush(colors=["#ffffff", "#000000"], color_mode="fixed"),
                     elem_id="map-editor",
                 )
+                painted_copy = editor_copy()  # what stage 2 reads (editor_once.py)
                 with gr.Row():
                     strength = gr.Slider(
                         0, 1, 1, step=0.05, label="Stroke strength (opacity)", elem_id="strength"
@@ -425,6 +428,7 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
             [bench, base, params_json],
             [stats, bench, map_preview, face_view, editor],
             api_name="set_base",
+            show_progress_on=[map_preview],  # never on the editor (editor_once.py)
         )
 
         @user_errors
@@ -473,9 +477,9 @@ def build_ui(bench_app: Workbench, runs: Runs, history: RunHistory | None = None
                 state,
             )
 
-        stage2_ran = stage2.click(
+        stage2_ran = read_once(stage2.click, editor, painted_copy).then(
             run_stage2,
-            [bench, params_json, *edits, style],
+            [bench, params_json, painted_copy, *edits[1:], style],
             [
                 final,
                 final_file,
