@@ -15,14 +15,13 @@ Only the event loop's thread runs it: the cache and the news it reads are the lo
 
 from __future__ import annotations
 
-from fnmatch import fnmatch
 from urllib.parse import parse_qsl
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from photowall.news import WallNews
 from photowall.pagecache import PageCache, choose_encoding, matches
-from photowall.security import host_name
+from photowall.security import serves
 
 CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
 
@@ -55,7 +54,7 @@ class CachedWallHits:
         if cursor is False or version is None:
             return None
         headers = dict(scope["headers"])
-        if not self._serves(headers.get(b"host", b"")):
+        if not serves(self.hosts, headers.get(b"host", b"")):
             return None  # the app refuses it, in its own words
         kind = "fragment" if headers.get(b"hx-request") == b"true" else "page"
         kept = self.pages.get(version, kind, cursor)
@@ -70,10 +69,6 @@ class CachedWallHits:
         if scope["method"] == "HEAD":
             body = b""
         return 200, [CONTENT_TYPE, length, *sent], body
-
-    def _serves(self, host: bytes) -> bool:
-        name = host_name(host.decode("latin-1"))
-        return name is not None and any(fnmatch(name, p) for p in self.hosts)
 
 
 def _cursor_only(query: bytes) -> str | bool | None:

@@ -116,16 +116,13 @@ class AllowedHostsMiddleware:
         self.app, self.patterns = app, patterns
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            name = host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
-            if name is None or not any(fnmatch(name, p) for p in self.patterns):
-                response = ASGIResponse(
-                    body=b"invalid host header",
-                    status_code=400,
-                    media_type="text/plain",
-                )
-                await response(scope, receive, send)
-                return
+        web = scope["type"] in ("http", "websocket")
+        if web and not serves(self.patterns, dict(scope["headers"]).get(b"host", b"")):
+            response = ASGIResponse(
+                body=b"invalid host header", status_code=400, media_type="text/plain"
+            )
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -180,6 +177,12 @@ def client_address(request: ASGIConnection) -> str:
 
 
 _HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>\d{1,5}))?")
+
+
+def serves(patterns: tuple[str, ...], host: bytes) -> bool:
+    """Whether a Host header names a host we serve (and is well formed)."""
+    name = host_name(host.decode("latin-1"))
+    return name is not None and any(fnmatch(name, p) for p in patterns)
 
 
 def host_name(host: str) -> str | None:

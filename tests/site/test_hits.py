@@ -117,3 +117,27 @@ def test_only_a_cached_plain_wall_request_is_answered_at_the_door() -> None:
     assert ask(door) == [] and app.calls == 8
     news.version = None  # no subscription: only Redis knows the version
     assert ask(door) == [] and app.calls == 9
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_fifty_parallel_walls_across_bumps_each_get_one_whole_version(stack, server) -> None:
+    """The door's cache and version are shared by every request task of the process: 50 at
+    once, five times, with the wall bumped between, each answer is whole and of one version,
+    and the version after a bump is never the one before it."""
+
+    async def burst(client: httpx.AsyncClient) -> set[tuple[str, bytes]]:
+        answers = await asyncio.gather(*(client.get("/") for _ in range(50)))
+        assert all(a.status_code == 200 for a in answers)
+        return {(a.headers["etag"], a.content) for a in answers}
+
+    async def go() -> None:
+        seen: list[str] = []
+        async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+            for _ in range(5):
+                got = await burst(client)
+                assert len(got) == 1, "one version, one body, in a burst with no bump"
+                seen.append(next(iter(got))[0])
+                await _bump(stack.redis_url)
+        assert len(set(seen)) == 5, seen
+
+    asyncio.run(go())
