@@ -33,6 +33,7 @@ from PIL import Image
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
 from core.diffusion.params import CompositionParams, IdentityParams, PortraitParams
@@ -332,33 +333,56 @@ class JobRun:
 
     async def reference(self, key: str, index: int):
         """A reference ready for the encoder; its face analysis is cached by content hash."""
-        from core.diffusion.faces.analysis import Face, FaceChoice
         from core.diffusion.references import find_face, reference_from_face
 
         pipeline, name = self.state.pipeline, f"photo {index + 1}"
         image = await self.image(key)
         size = pipeline.identity.encoder.config.image_size
-        async with self.state.db.session() as session:
-            row = await session.scalar(
-                select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))
-            )
-            if row is not None and row.analysis and row.analyzer == pipeline.analyzer.name:
-                choice = FaceChoice(
-                    Face.from_record(row.analysis["face"], row.embedding), row.analysis["found"]
-                )
-                return reference_from_face(name, image, choice, size)
-        choice = await asyncio.to_thread(find_face, name, image, pipeline.analyzer)
-        record, embedding = choice.face.to_record()
-        async with self.state.db.session() as session:
-            row = await session.scalar(
-                select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))
-            )
-            if row is None:
-                row = ReferenceFace(content_hash=digest_of(key), storage_key=key)
-                session.add(row)
-            row.analyzer, row.embedding = pipeline.analyzer.name, embedding
-            row.analysis = {"face": record, "found": choice.found}
+        choice = await self.cached_face(key, pipeline.analyzer.name)
+        if choice is None:
+            choice = await asyncio.to_thread(find_face, name, image, pipeline.analyzer)
+            await self.cache_face(key, pipeline.analyzer.name, choice)
         return reference_from_face(name, image, choice, size)
+
+    # The face cache only saves an analysis: a database that is away or refuses writes (a
+    # failover to a read-only standby) costs a fresh analysis, never the paid attempt.
+    async def cached_face(self, key: str, analyzer: str):
+        from core.diffusion.faces.analysis import Face, FaceChoice
+
+        try:
+            async with self.state.db.session() as session:
+                row = await session.scalar(
+                    select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))
+                )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self.db.failed(exc)
+            return None
+        if row is None or not row.analysis or row.analyzer != analyzer:
+            return None
+        return FaceChoice(
+            Face.from_record(row.analysis["face"], row.embedding), row.analysis["found"]
+        )
+
+    async def cache_face(self, key: str, analyzer: str, choice) -> None:
+        record, embedding = choice.face.to_record()
+        try:
+            async with self.state.db.session() as session:
+                row = await session.scalar(
+                    select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))
+                )
+                if row is None:
+                    row = ReferenceFace(content_hash=digest_of(key), storage_key=key)
+                    session.add(row)
+                row.analyzer, row.embedding = analyzer, embedding
+                row.analysis = {"face": record, "found": choice.found}
+        except IntegrityError:  # another attempt cached the same photo first: theirs stands
+            pass
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self.db.failed(exc, writing=True)
 
     async def outputs(self, result, prefix: str, likeness: dict) -> dict | None:
         """Encode the outputs, then write each under the attempt's prefix while the lease is

@@ -2,18 +2,21 @@
 worker whose clock runs ahead, not under load — a dead one's job is taken on time, a stalled one
 writes nothing once it lost its job, and an idle worker stops at once on SIGTERM."""
 
+import asyncio
 import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 
 import pytest
 import redis
 
 from core.jobs.reaper import LOCK
+from core.store.db import Database
 from tests.core.jobs.audit import audit, table, wait_terminal
 from tests.core.jobs.chaos import (
     attempts,
@@ -189,16 +192,22 @@ def test_an_idle_worker_exits_at_once_on_sigterm_and_takes_no_new_job(stack, ast
 def test_a_read_only_database_is_one_outage_and_takes_no_live_job(stoppable_postgres, astronaut):
     server, stack = stoppable_postgres
     key = stack.run(stack.store(astronaut))
-    [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=384))
+    # 150 steps at 1024²: minutes of painting on any CPU, so the job is certainly live through
+    # the outage (at 384² a quiet machine finished it first); the cancel lands between steps
+    [job_id], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=1024))
     stack.start_worker()
     stack.start_worker()
     wait_until(lambda: job_id in stack.run(holders(stack)), 120, 0.1)
     wait_ready(stack, 2)
+    holder = stack.run(holders(stack))[job_id]
     stack.run(_read_only(server, True))  # a failover to a standby: reads work, writes fail
     time.sleep(5 * REAPER_S)
     stack.run(_read_only(server, False))
     wait_until(lambda: stack.logs().count("the database is back") >= 2, 30)
     time.sleep(2 * HEARTBEAT_S)  # time for a reaper to take the job, if it would
+    assert stack.run(holders(stack)) == {job_id: holder}, stack.logs()[
+        -6000:
+    ]  # still live, same worker, attempt 1
     stack.run(cancel(stack, job_id))
     statuses = stack.run(wait_terminal(stack, [job_id], timeout=30))
     found = stack.run(audit(stack, [job_id], payer))
@@ -222,3 +231,34 @@ async def _read_only(server, on: bool) -> None:
         await connection.execute("SELECT pg_reload_conf()")  # open sessions take it too
     finally:
         await connection.close()
+
+
+def test_the_face_cache_rides_out_a_read_only_database(stoppable_postgres, caplog):
+    """The reference's face analysis is only cached: a standby that refuses writes costs the
+    cache, never the paid attempt (it used to raise, and the attempt was handed back)."""
+    from types import SimpleNamespace
+
+    from core.diffusion.faces.analysis import FaceChoice, face_from_box
+    from core.jobs.run import JobRun
+
+    server, _ = stoppable_postgres
+    choice = FaceChoice(face_from_box((0.3, 0.2, 0.7, 0.6), (512, 512)), 1)
+
+    async def go():
+        db = Database(server.url)
+        attempt = JobRun(SimpleNamespace(db=db), None, str(uuid.uuid4()))
+        try:
+            await _read_only(server, True)
+            await attempt.cache_face("references/a.png", "dlib", choice)  # refused: carries on
+            missed = await attempt.cached_face("references/a.png", "dlib")
+            await _read_only(server, False)
+            await attempt.cache_face("references/a.png", "dlib", choice)
+            await attempt.cache_face("references/a.png", "dlib", choice)  # again: one row
+            return missed, await attempt.cached_face("references/a.png", "dlib")
+        finally:
+            await db.dispose()
+
+    missed, cached = asyncio.run(go())
+    assert missed is None
+    assert cached is not None and cached.face.box == choice.face.box and cached.found == 1
+    assert "Traceback" not in caplog.text
