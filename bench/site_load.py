@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.site_server import Site, running_minimal, running_site  # noqa: E402
 from bench.site_sse import cpu_seconds, open_streams  # noqa: E402
 from core.benchkit.web import HealthProbe, Latencies, load_average, wrk  # noqa: E402
+from tests.site.test_live import CHECKED, twelve_megapixels, upload_until  # noqa: E402
 
 BARS = {"wall": 0.60, "fragment": 0.50, "wall, streams open": 0.50}
 P99_BAR_MS = 50.0
@@ -119,8 +121,6 @@ def uploads(site: Site, args) -> Latencies:
     from PIL import Image
     from skimage import data
 
-    from tests.site.test_live import twelve_megapixels
-
     models = args.models or site.folder / "models"
     if not (models / "sdxl").exists():
         narcis = [sys.executable, "-m", "cli.main"]
@@ -143,10 +143,10 @@ def uploads(site: Site, args) -> Latencies:
 
 
 async def _uploading(base: str, photo: bytes, args, worker: int) -> Latencies:
-    stop = asyncio.Event()
-    answered = [0]
+    statuses, stop = Counter(), asyncio.Event()
     tasks = [
-        asyncio.create_task(_upload(base, photo, stop, answered)) for _ in range(args.uploaders)
+        asyncio.create_task(upload_until(base, photo, stop.is_set, statuses))
+        for _ in range(args.uploaders)
     ]
     await _until_busy(worker)  # the worker is painting a portrait the uploads asked for
     probe = HealthProbe(base).start()
@@ -155,24 +155,11 @@ async def _uploading(base: str, photo: bytes, args, worker: int) -> Latencies:
     latencies = probe.stop().between(start, time.monotonic())
     painting = cpu_seconds(worker)
     stop.set()
-    await asyncio.gather(*tasks)
-    print(f"uploads answered: {answered[0]}; worker CPU so far {painting:.1f} s")
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)  # each ends after its upload in flight
+    print(f"uploads answered by status: {dict(statuses)}; worker CPU so far {painting:.1f} s")
+    if not set(statuses) <= CHECKED:
+        raise SystemExit(f"uploads were not all checked: {dict(statuses)}")
     return latencies
-
-
-async def _upload(base: str, photo: bytes, stop: asyncio.Event, answered: list[int]) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-        page = (await client.get("/make")).text
-        token = page.split('name="_csrf_token" value="')[1].split('"')[0]
-        while not stop.is_set():
-            await client.post(
-                "/make",
-                data={"_csrf_token": token, "idea": "byzantine emperor", "style": "none"},
-                files=[("photos", ("phone.jpg", photo, "image/jpeg"))],
-            )
-            answered[0] += 1
 
 
 async def _until_busy(pid: int, timeout: float = 300) -> None:

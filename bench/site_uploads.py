@@ -32,13 +32,15 @@ def main() -> None:
     photo = twelve_megapixels(Image.fromarray(data.astronaut()))
     with running_site(NARCIS_SITE_UPLOADS_PER_MINUTE="1000") as site:
         idle, _ = health_during_uploads(site.base, photo, 5, uploaders=0)
-        busy, uploads = health_during_uploads(site.base, photo, args.seconds, args.uploaders)
+        busy, statuses = health_during_uploads(site.base, photo, args.seconds, args.uploaders)
     print(f"\n/health, one server process, {len(photo) / 2**20:.1f} MB 12 MP JPEG uploads")
     print(f"{'':34}{'probes':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-    for name, values in (("idle", idle), (f"{args.uploaders} uploaders, {uploads} uploads", busy)):
+    uploads = f"{args.uploaders} uploaders, {statuses.total()} uploads"
+    for name, values in (("idle", idle), (uploads, busy)):
         values = sorted(values)
         middle = values[len(values) // 2]
         print(f"{name:34}{len(values):>8}{middle:>9.1f}{p99(values):>9.1f}{values[-1]:>9.1f}")
+    print(f"answers by status: {dict(statuses)} (303 queued, 402 checked but out of tokens)")
 
 
 if __name__ == "__main__":

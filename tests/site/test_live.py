@@ -8,6 +8,8 @@ import base64
 import io
 import statistics
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -148,29 +150,36 @@ def twelve_megapixels(astronaut) -> bytes:
     return buffer.getvalue()
 
 
-def health_during_uploads(
-    url: str, photo: bytes, seconds: float, uploaders: int = 4
-) -> tuple[list[float], int]:
-    """/health latencies (ms), and how many uploads were answered, while `uploaders` clients
-    send 12 MP photos back to back."""
+CHECKED = {303, 402}  # the photo was checked: queued, or checked and then out of tokens
+
+
+async def upload_until(url: str, photo: bytes, done: Callable[[], bool], statuses: Counter) -> None:
+    """One client sending `photo` to /make back to back until `done()`: each answer's status
+    counted ("timeout" for one that took over a minute)."""
     import httpx
 
-    async def uploader(stop: float) -> int:
-        answered = 0
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            page = (await client.get("/make")).text
-            token = page.split('name="_csrf_token" value="')[1].split('"')[0]
-            while time.monotonic() < stop:
-                try:
-                    await client.post(
-                        "/make",
-                        data={"_csrf_token": token, "idea": "byzantine emperor", "style": "none"},
-                        files=[("photos", ("phone.jpg", photo, "image/jpeg"))],
-                    )
-                except httpx.TimeoutException:
-                    continue  # a server that takes over a minute per photo: not answered
-                answered += 1
-        return answered
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        page = (await client.get("/make")).text
+        token = page.split('name="_csrf_token" value="')[1].split('"')[0]
+        while not done():
+            try:
+                answer = await client.post(
+                    "/make",
+                    data={"_csrf_token": token, "idea": "byzantine emperor", "style": "none"},
+                    files=[("photos", ("phone.jpg", photo, "image/jpeg"))],
+                )
+            except httpx.TimeoutException:
+                statuses["timeout"] += 1
+                continue
+            statuses[answer.status_code] += 1
+
+
+def health_during_uploads(
+    url: str, photo: bytes, seconds: float, uploaders: int = 4
+) -> tuple[list[float], Counter]:
+    """/health latencies (ms), and the uploads' answers by status, while `uploaders` clients
+    send 12 MP photos back to back."""
+    import httpx
 
     async def prober(stop: float) -> list[float]:
         latencies = []
@@ -182,12 +191,16 @@ def health_during_uploads(
                 await asyncio.sleep(0.01)
         return latencies
 
-    async def go() -> tuple[list[float], int]:
-        stop = time.monotonic() + seconds
-        tasks = [asyncio.create_task(uploader(stop)) for _ in range(uploaders)]
+    async def go() -> tuple[list[float], Counter]:
+        stop, statuses = time.monotonic() + seconds, Counter()
+        done = lambda: time.monotonic() >= stop  # noqa: E731
+        tasks = [
+            asyncio.create_task(upload_until(url, photo, done, statuses)) for _ in range(uploaders)
+        ]
         await asyncio.sleep(1)  # the uploads are under way
         latencies = await prober(stop)
-        return latencies, sum(await asyncio.gather(*tasks))
+        await asyncio.gather(*tasks)
+        return latencies, statuses
 
     return asyncio.run(go())
 
@@ -199,10 +212,11 @@ def p99(values: list[float]) -> float:
 @pytest.mark.serial
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_health_answers_quickly_while_big_photos_are_checked(stack, server, astronaut) -> None:
-    latencies, uploads = health_during_uploads(server, twelve_megapixels(astronaut), seconds=12)
-    print(f"/health p99 {p99(latencies):.1f} ms over {len(latencies)} probes, {uploads} uploads")
+    latencies, statuses = health_during_uploads(server, twelve_megapixels(astronaut), seconds=12)
+    print(f"/health p99 {p99(latencies):.1f} ms over {len(latencies)} probes, uploads {statuses}")
     # The issue's bar is 50 ms on a dedicated machine; this one is shared by several builds.
-    assert uploads >= 4 and len(latencies) > 100
+    assert set(statuses) <= CHECKED and statuses.total() >= 4, statuses  # every photo checked
+    assert len(latencies) > 100
     assert p99(latencies) < 120 and max(latencies) < 1000  # main: p99 151 ms, max 1.9 s
 
 
