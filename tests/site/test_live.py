@@ -159,9 +159,9 @@ async def upload_until(url: str, photo: bytes, done: Callable[[], bool], statuse
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        page = (await client.get("/make")).text
-        token = page.split('name="_csrf_token" value="')[1].split('"')[0]
         while not done():
+            page = (await client.get("/make")).text  # the first upload opens a session: its
+            token = page.split('name="_csrf_token" value="')[1].split('"')[0]  # token is new
             try:
                 answer = await client.post(
                     "/make",
