@@ -44,7 +44,8 @@ def test_a_worker_whose_clock_runs_120_s_ahead_takes_nothing_idle_or_busy(stack,
     stack.start_worker()
     ahead = stack.start_worker(**AHEAD)
     wait_ready(stack, 2)
-    [first], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=384))
+    # 1024²: minutes on any CPU, so it is live until the cancel (384² can end within the test)
+    [first], payer = stack.run(submit_paid(stack, key, 1, steps=150, crop=1024))
     wait_until(lambda: first in stack.run(holders(stack)), 30, 0.1)
     time.sleep(3 * REAPER_S)  # one paints, the other's reaper sweeps
     [second], more = stack.run(submit_paid(stack, key, 1, steps=30, crop=128))
@@ -71,7 +72,7 @@ def test_two_busy_workers_sweep_on_time_in_turns_and_one_killed_has_its_job_requ
     """While both paint, their reapers' passes (read from the sweep lock in Redis) follow each
     other within the schedule and move between the workers; then one is killed mid-painting."""
     key = stack.run(stack.store(astronaut))
-    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=512))
+    job_ids, payer = stack.run(submit_paid(stack, key, 2, steps=150, crop=1024))  # live till cancel
     stack.start_worker()
     stack.start_worker()
     wait_ready(stack, 2, timeout=300)  # loading the models takes minutes on a loaded machine
