@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 from pydantic import ValidationError
@@ -50,6 +50,9 @@ from core.store.derivatives import make_derivatives, make_thumbhash
 from core.store.media import MediaStore
 from core.store.models import Job, ReferenceFace
 from core.store.references import digest_of
+
+if TYPE_CHECKING:
+    from core.diffusion.faces.analysis import FaceChoice
 
 log = logging.getLogger("narcis.worker")
 PREVIEW_MIN_S = 0.1  # at most ten previews a second per job, however fast the steps are
@@ -345,15 +348,15 @@ class JobRun:
         return reference_from_face(name, image, choice, size)
 
     # The face cache only saves an analysis: a database that is away or refuses writes (a
-    # failover to a read-only standby) costs a fresh analysis, never the paid attempt.
-    async def cached_face(self, key: str, analyzer: str):
+    # failover to a read-only standby) costs a fresh analysis, never the paid attempt. Attempts
+    # in several workers may cache one photo at once: each in its own transaction, the first
+    # insert stands and a racing one is an IntegrityError (tests/core/jobs/test_face_cache.py).
+    async def cached_face(self, key: str, analyzer: str) -> FaceChoice | None:
         from core.diffusion.faces.analysis import Face, FaceChoice
 
         try:
             async with self.state.db.session() as session:
-                row = await session.scalar(
-                    select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))
-                )
+                row = await session.scalar(_face_row(key))
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -365,13 +368,11 @@ class JobRun:
             Face.from_record(row.analysis["face"], row.embedding), row.analysis["found"]
         )
 
-    async def cache_face(self, key: str, analyzer: str, choice) -> None:
+    async def cache_face(self, key: str, analyzer: str, choice: FaceChoice) -> None:
         record, embedding = choice.face.to_record()
         try:
             async with self.state.db.session() as session:
-                row = await session.scalar(
-                    select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))
-                )
+                row = await session.scalar(_face_row(key))
                 if row is None:
                     row = ReferenceFace(content_hash=digest_of(key), storage_key=key)
                     session.add(row)
@@ -427,3 +428,8 @@ class JobRun:
         if torch.cuda.is_available():
             metrics.GPU_MEMORY.set(torch.cuda.max_memory_allocated())
             torch.cuda.reset_peak_memory_stats()
+
+
+def _face_row(key: str):
+    """The cached analysis of the photo stored under `key` (found by its content)."""
+    return select(ReferenceFace).where(ReferenceFace.content_hash == digest_of(key))

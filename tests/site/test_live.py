@@ -155,13 +155,15 @@ CHECKED = {303, 402}  # the photo was checked: queued, or checked and then out o
 
 async def upload_until(url: str, photo: bytes, done: Callable[[], bool], statuses: Counter) -> None:
     """One client sending `photo` to /make back to back until `done()`: each answer's status
-    counted ("timeout" for one that took over a minute)."""
+    counted ("timeout" for one that took over a minute). Several clients may share `statuses`
+    when they run on one event loop: each increment happens between two awaits."""
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         while not done():
-            page = (await client.get("/make")).text  # the first upload opens a session: its
-            token = page.split('name="_csrf_token" value="')[1].split('"')[0]  # token is new
+            # A fresh form each time: the first upload opens a session, whose token is new
+            page = (await client.get("/make")).text
+            token = page.split('name="_csrf_token" value="')[1].split('"')[0]
             try:
                 answer = await client.post(
                     "/make",

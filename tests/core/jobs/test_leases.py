@@ -206,9 +206,8 @@ def test_a_read_only_database_is_one_outage_and_takes_no_live_job(stoppable_post
     stack.run(_read_only(server, False))
     wait_until(lambda: stack.logs().count("the database is back") >= 2, 30)
     time.sleep(2 * HEARTBEAT_S)  # time for a reaper to take the job, if it would
-    assert stack.run(holders(stack)) == {job_id: holder}, stack.logs()[
-        -6000:
-    ]  # still live, same worker, attempt 1
+    still = stack.run(holders(stack))
+    assert still == {job_id: holder}, stack.logs()[-6000:]  # live, same worker, attempt 1
     stack.run(cancel(stack, job_id))
     statuses = stack.run(wait_terminal(stack, [job_id], timeout=30))
     found = stack.run(audit(stack, [job_id], payer))
