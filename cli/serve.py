@@ -16,6 +16,7 @@ def serve(
 ) -> None:
     """Serve the public photowall (the queue and a worker do the painting)."""
     import uvicorn
+    from photowall.closing import PacedCloseProtocol
 
     from core.config import require_real_secret
     from core.store.migrate import require_current
@@ -26,6 +27,7 @@ def serve(
     uvicorn.run(
         "photowall.app:create_app",
         factory=True,
+        http=PacedCloseProtocol,
         host=host,
         port=port,
         workers=workers,

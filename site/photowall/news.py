@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
 from core.jobs.outage import is_transient, shared
 from core.store.wall import NEW_CHANNEL, VERSION_CHANNEL, VERSION_KEY
+from photowall.pacing import PerTurn
 
 log = logging.getLogger("photowall.news")
 KEEP_ALIVE_S = 30.0  # under the usual 60 s idle timeout of load balancers
@@ -43,7 +43,7 @@ class Listener:
 
     def __init__(self) -> None:
         self._waiter: asyncio.Future[str] | None = None
-        self._departures: Departures | None = None  # set by WallNews.follow
+        self._departures: PerTurn[Listener] | None = None  # set by WallNews.follow
         self.gone = False
 
     def settle(self, what: str) -> None:
@@ -73,25 +73,8 @@ class Listener:
             self._waiter = None
 
 
-class Departures:
-    """Listeners that left, settled LEAVE_BATCH per loop turn."""
-
-    def __init__(self) -> None:
-        self._queue: deque[Listener] = deque()
-        self._scheduled = False
-
-    def add(self, listener: Listener) -> None:
-        self._queue.append(listener)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._settle_some)
-
-    def _settle_some(self) -> None:
-        for _ in range(min(LEAVE_BATCH, len(self._queue))):
-            self._queue.popleft().settle("gone")
-        self._scheduled = bool(self._queue)
-        if self._scheduled:  # the rest on the next turn, after other work has had its go
-            asyncio.get_running_loop().call_soon(self._settle_some)
+def _gone(listener: Listener) -> None:
+    listener.settle("gone")
 
 
 class WallNews:
@@ -100,7 +83,7 @@ class WallNews:
         self.sequence = 0  # messages heard since the process started
         self.version: int | None = None  # None: not subscribed, ask Redis
         self._listeners: set[Listener] = set()
-        self._departures = Departures()
+        self._departures: PerTurn[Listener] = PerTurn(_gone, LEAVE_BATCH)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:

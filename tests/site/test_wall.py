@@ -1,3 +1,4 @@
+import asyncio
 import re
 
 from tests.site.seed import seed_portraits
@@ -103,6 +104,37 @@ def test_health_reports_an_unmigrated_database(tmp_path, redis_db_url, monkeypat
     assert response.status_code == 503
     assert response.json()["schema"] == "the database is empty: run `narcis db upgrade`"
     assert response.json()["database"] == "ok"
+
+
+def test_health_reports_a_database_that_does_not_answer(tmp_path, redis_db_url, monkeypatch):
+    from litestar.testing import TestClient
+    from photowall.app import create_app
+
+    from core.config import load_settings
+    from tests.services import free_port
+
+    monkeypatch.setenv("NARCIS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NARCIS_REDIS_URL", redis_db_url)
+    nobody = f"postgresql+asyncpg://narcis@127.0.0.1:{free_port()}/narcis"
+    monkeypatch.setenv("NARCIS_DATABASE_URL", nobody)
+    with TestClient(app=create_app(load_settings()), base_url="http://127.0.0.1") as http:
+        response = http.get("/health")
+    assert response.status_code == 503
+    assert response.json()["database"].startswith("down: ")
+    assert "schema" not in response.json() and response.json()["redis"] == "ok"
+
+
+def test_fifty_health_checks_at_once_share_the_pool_and_the_redis_client(server) -> None:
+    """Its one connection and one PING each: none waits out the pool or fails."""
+    import httpx
+
+    async def check_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+            answers = await asyncio.gather(*(client.get("/health") for _ in range(50)))
+        return [answer.status_code for answer in answers]
+
+    for _ in range(5):
+        assert asyncio.run(check_all()) == [200] * 50
 
 
 def test_painting_a_placeholder_prints_nothing(capfd) -> None:
