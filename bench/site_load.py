@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.site_server import Site, running_minimal, running_site  # noqa: E402
 from bench.site_sse import cpu_seconds, open_streams  # noqa: E402
 from core.benchkit.web import HealthProbe, Latencies, load_average, wrk  # noqa: E402
+from tests.services import running_postgres  # noqa: E402
 from tests.site.test_live import CHECKED, twelve_megapixels, upload_until  # noqa: E402
 
 BARS = {"wall": 0.60, "fragment": 0.50, "wall, streams open": 0.50}
@@ -50,6 +52,9 @@ def main() -> None:
     parser.add_argument("--upload-seconds", type=int, default=20)
     parser.add_argument("--models", type=Path, help="a tiny model folder (built when absent)")
     parser.add_argument("--no-uploads", action="store_true", help="skip the upload part")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a PostgreSQL database, as production has"
+    )
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < args.streams + 1000:
@@ -57,7 +62,11 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
     print(load_average(), "(before)")
     env = {"NARCIS_SITE_UPLOADS_PER_MINUTE": "1000"}
-    with running_minimal() as minimal, running_site(portraits=60, **env) as site:
+    with contextlib.ExitStack() as services:
+        if args.postgres:
+            env["NARCIS_DATABASE_URL"] = services.enter_context(running_postgres())
+        minimal = services.enter_context(running_minimal())
+        site = services.enter_context(running_site(portraits=60, **env))
         rows = throughput(site, minimal, args)
         held, closing = asyncio.run(streams(site, args))
         rows["wall, streams open"] = held
@@ -180,7 +189,8 @@ def _fds(pid: int) -> int:
 
 def report(args, rows: dict, closing: Latencies, checking: Latencies | None) -> None:
     minimal = rows["minimal app"]["req/s"]
-    print(f"\nthroughput, {args.connections} connections, best of two {args.seconds} s runs")
+    print(f"\ndatabase: {'PostgreSQL' if args.postgres else 'SQLite'}")
+    print(f"throughput, {args.connections} connections, best of two {args.seconds} s runs")
     print(f"{'':30}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'share':>8}{'bar':>6}")
     for name, row in rows.items():
         share = row["req/s"] / minimal

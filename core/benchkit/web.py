@@ -75,14 +75,20 @@ class HealthProbe:
         # Spawned, not forked: a forked child would hold every socket the parent has open
         # (closing a stream would not close it).
         context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
+        self._stop, self._probing = context.Event(), context.Event()
         self._results = context.Queue()
         self._process = context.Process(
-            target=_probe, args=(base, path, self._stop, self._results), daemon=True
+            target=_probe,
+            args=(base, path, self._stop, self._probing, self._results),
+            daemon=True,
         )
 
     def start(self) -> HealthProbe:
+        """Once the probe is probing: a spawned child takes seconds to import its way there,
+        and a measurement begun before then would see only its end."""
         self._process.start()
+        if not self._probing.wait(timeout=120):
+            raise RuntimeError("the health probe never started probing")
         return self
 
     def stop(self) -> Latencies:
@@ -101,7 +107,7 @@ def path_note(failed: list[str]) -> str:
     return f"{len(failed)} probe(s) failed, e.g. {failed[0]}"
 
 
-def _probe(base: str, path: str, stop, results) -> None:
+def _probe(base: str, path: str, stop, probing, results) -> None:
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=PROBE_TIMEOUT_S)
     sent: list[float] = []
@@ -121,6 +127,7 @@ def _probe(base: str, path: str, stop, results) -> None:
             failed.append(repr(exc))
             values.append(PROBE_TIMEOUT_S * 1000)
             connection.close()
+        probing.set()
         time.sleep(PROBE_EVERY_S)
     results.put((sent, values, failed))
 
