@@ -1,4 +1,5 @@
-"""Cached wall pages answered at the door, before the framework sees the request.
+"""Cached wall pages and the wall's stream, answered at the door, before the framework sees
+the request.
 
 A hit in the page cache (photowall/pagecache.py) is bytes and headers made once per page, so
 all that is left per request is Litestar's own work: routing, dependency injection, the
@@ -9,6 +10,10 @@ with the page in the cache is answered here, with the very headers the routed an
 anything else (a miss, a search, another path, a Host we do not serve, a stale version)
 goes on to the app unchanged. The security headers are added to these answers as to every
 other, by the app's `before_send` hook, which wraps `send` before this handler is called.
+
+The wall's stream (`GET /events/wall`) is the same for every visitor too, and it is held
+open: through the framework's middleware, each open wall kept a dozen more coroutines alive
+and unwound them all when it closed.
 
 Only the event loop's thread runs it: the cache and the news it reads are the loop's too.
 """
@@ -21,9 +26,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from photowall.news import WallNews
 from photowall.pagecache import PageCache, choose_encoding, matches
+from photowall.routes.wall import wall_stream
 from photowall.security import serves
 
 CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
+STREAM = "/events/wall"
 
 
 class CachedWallHits:
@@ -37,6 +44,9 @@ class CachedWallHits:
         self.app, self.news, self.pages, self.hosts = app, news, pages, hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._opens_stream(scope):
+            await wall_stream(self.news, receive, send)
+            return
         answer = self._answer(scope) if scope["type"] == "http" else None
         if answer is None:
             await self.app(scope, receive, send)
@@ -44,6 +54,13 @@ class CachedWallHits:
         status, headers, body = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _opens_stream(self, scope: Scope) -> bool:
+        """A plain GET of the wall's stream from a host we serve (HEAD, and anything odd,
+        go on to the app's route)."""
+        if scope["path"] != STREAM or scope["method"] != "GET" or scope["query_string"]:
+            return False
+        return serves(self.hosts, dict(scope["headers"]).get(b"host", b""))
 
     def _answer(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """The cached answer to this request, or None when the app must answer it."""

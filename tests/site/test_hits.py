@@ -141,3 +141,54 @@ def test_fifty_parallel_walls_across_bumps_each_get_one_whole_version(stack, ser
         assert len(set(seen)) == 5, seen
 
     asyncio.run(go())
+
+
+async def _open_stream_at(door: CachedWallHits, method: str, host: bytes, query: bytes) -> list:
+    """What the door sends for one request to the wall's stream, its client leaving at once."""
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/events/wall",
+        "query_string": query,
+        "headers": [(b"host", host)],
+    }
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        await asyncio.sleep(0.05)
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(door(scope, receive, send), 10)
+    return sent
+
+
+def test_a_plain_get_of_the_wall_stream_is_opened_at_the_door(redis_db_url) -> None:
+    from photowall.news import WallNews
+
+    async def run() -> tuple[list, int, list[int]]:
+        app, redis = App(), Redis.from_url(redis_db_url)
+        news = WallNews(redis)
+        door = CachedWallHits(app, news, PageCache(), ("127.0.0.1",))
+        opened = await _open_stream_at(door, "GET", b"127.0.0.1:8000", b"")
+        calls = app.calls
+        for method, host, query in (
+            ("HEAD", b"127.0.0.1", b""),  # ends once its headers are out: the route's job
+            ("GET", b"evil.example", b""),  # refused by the app, in its own words
+            ("GET", b"127.0.0.1", b"x=1"),
+            ("POST", b"127.0.0.1", b""),
+        ):
+            assert await _open_stream_at(door, method, host, query) == []  # the fake app's
+        routed = app.calls
+        await news.close()
+        await redis.aclose()
+        return opened, calls, [routed, news.listeners]
+
+    opened, calls, (routed, left) = asyncio.run(run())
+    assert opened[0]["type"] == "http.response.start" and opened[0]["status"] == 200
+    assert (b"content-type", b"text/event-stream; charset=utf-8") in opened[0]["headers"]
+    assert opened[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert (calls, routed, left) == (0, 4, 0)  # the app saw none of it; the stream ended

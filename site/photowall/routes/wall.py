@@ -75,7 +75,11 @@ async def wall_events(scope: Scope, receive: Receive, send: Send) -> None:
     a few callbacks."""
     if scope["method"] != "GET":  # HEAD arrives here as GET (photowall/head.py)
         raise MethodNotAllowedException(headers={"Allow": "GET, HEAD"})
-    news: WallNews = scope["litestar_app"].state.news
+    await wall_stream(scope["litestar_app"].state.news, receive, send)
+
+
+async def wall_stream(news: WallNews, receive: Receive, send: Send) -> None:
+    """One open wall's stream; the door (photowall/hits.py) opens most of them."""
     listener = Listener()
     await sse.stream(receive, send, _wall_news(news, listener), listener.leave)
 
