@@ -35,4 +35,6 @@ def serve(
         access_log=False,
         proxy_headers=False,  # X-Forwarded-For is believed from NARCIS_SITE_PROXIES only
         server_header=False,
+        # Requests in flight get this long to finish; open streams end at once (closing.py).
+        timeout_graceful_shutdown=10,
     )

@@ -116,6 +116,64 @@ def _uvloop_run(coroutine):
     return uvloop.run(coroutine)
 
 
+async def _serving(app) -> tuple[uvicorn.Server, asyncio.Task, int]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, http=PacedCloseProtocol, log_level="warning")
+    config.timeout_graceful_shutdown = 30  # longer than the tests wait: a hang fails them
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    return server, serving, listener.getsockname()[1]
+
+
+STREAM = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+async def _left_behind_a_pipelined_request() -> list[float]:
+    """A stream with a second request pipelined behind it, then the client leaves."""
+    _left.clear()
+    server, serving, port = await _serving(_until_disconnect)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(STREAM)
+    await reader.readline()  # the stream is open
+    writer.write(STREAM)  # queued by uvicorn behind it, and now its `cycle`
+    await asyncio.sleep(0.2)
+    writer.close()
+    deadline = time.monotonic() + 5
+    while not _left and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    server.should_exit = True
+    await serving
+    return list(_left)
+
+
+def test_a_stream_hears_its_client_leave_behind_a_pipelined_request() -> None:
+    # uvicorn told only the queued request: the stream kept running, and wrote into a
+    # closed transport at its next keep-alive ("Exception in ASGI application").
+    assert len(asyncio.run(_left_behind_a_pipelined_request())) == 1
+
+
+async def _shut_down_with_streams_open() -> tuple[float, int]:
+    _left.clear()
+    server, serving, port = await _serving(_until_disconnect)
+    for _ in range(20):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(STREAM)
+        await reader.readline()
+    started = time.monotonic()
+    server.should_exit = True
+    await asyncio.wait_for(serving, 20)
+    return time.monotonic() - started, len(_left)
+
+
+def test_a_shutdown_ends_open_streams_at_once() -> None:
+    # uvicorn waited for every open response: a stream held the restart until systemd's kill.
+    took, ended = asyncio.run(_shut_down_with_streams_open())
+    assert ended == 20 and took < 10, (took, ended)
+
+
 def test_a_client_that_half_closes_is_closed_by_the_server(server) -> None:
     """A FIN keeps the connection open only until its turn: it is never left half-open."""
     port = int(server.rsplit(":", 1)[1])

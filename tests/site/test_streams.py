@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 
 import pytest
@@ -78,3 +79,21 @@ def test_every_stream_carries_the_security_headers_once(site) -> None:
         assert head.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert head.headers.get_list("x-content-type-options") == ["nosniff"]
     assert site.http.post("/events/wall").status_code in (403, 405)
+
+
+def test_a_stream_opened_at_the_door_carries_the_security_headers_once(server) -> None:
+    """A plain GET is opened at the door (photowall/hits.py), past the middleware: the
+    headers still come from the app's before_send hook, once each."""
+    port = int(server.rsplit(":", 1)[1])
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET /events/wall HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(4096)
+        lines = head.split(b"\r\n\r\n")[0].decode().lower().split("\r\n")
+        assert lines[0] == "http/1.1 200 ok"
+        names = [line.split(":", 1)[0] for line in lines[1:]]
+        for name in ("content-security-policy", "x-content-type-options", "x-frame-options"):
+            assert names.count(name) == 1, (name, lines)
+        assert "content-type: text/event-stream; charset=utf-8" in lines
