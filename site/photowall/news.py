@@ -9,7 +9,9 @@ searching its deque, and 10,000 walls closing in any order but the one they open
 that quadratic.
 
 `version` is the wall's version while the subscription is up (every bump publishes it), and
-None while it is not, when callers must ask Redis: a bump missed is a stale page served.
+None while it is not, when callers must ask Redis: a bump missed is a stale page served. Each
+version heard is acknowledged once it is set, and a bump returns only then: a request sent
+after a bump finds the new version in every process.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 
 from core.jobs.outage import is_transient, shared
-from core.store.wall import NEW_CHANNEL, VERSION_CHANNEL, VERSION_KEY
+from core.store.wall import NEW_CHANNEL, VERSION_CHANNEL, VERSION_KEY, heard
 from photowall.pacing import PerTurn
 
 log = logging.getLogger("photowall.news")
@@ -106,7 +108,7 @@ class WallNews:
                         # timeout, and every 10 quiet seconds the subscription broke.
                         message = await pubsub.get_message(timeout=POLL_S)
                         if message is not None and message["type"] == "message":
-                            self._heard(message)
+                            await self._heard(message)
             except asyncio.CancelledError:
                 self.version = None
                 raise
@@ -132,9 +134,11 @@ class WallNews:
             confirmed += message["type"] == "subscribe"
         self.version = int(await self.redis.get(VERSION_KEY) or 0)
 
-    def _heard(self, message: dict) -> None:
+    async def _heard(self, message: dict) -> None:
         if message["channel"] in (VERSION_CHANNEL, VERSION_CHANNEL.encode()):
-            self.version = max(self.version or 0, int(message["data"]))
+            version = int(message["data"])
+            self.version = max(self.version or 0, version)
+            await heard(self.redis, version)  # the bump waits for this (core/store/wall.py)
         else:
             self._wake()
 
