@@ -32,9 +32,14 @@ T = TypeVar("T")
 
 # KEYS: log, state, channel, tombstone; ARGV: event JSON, ttl, "1" if terminal. Returns the
 # stamped event, or nil when refused (a stale attempt's event, anything after the terminal one,
-# anything of an erased job).
+# anything of an erased job). An event sent again (its reply was lost: Redis killed after it
+# wrote the event, a client retrying) is not appended twice: the state hash keeps each event's
+# place under its JSON's hash, and the event already logged is the answer.
 _APPEND = """
 if redis.call('EXISTS', KEYS[4]) == 1 then return false end
+local sent = 'sent:' .. redis.sha1hex(ARGV[1])
+local seq = redis.call('HGET', KEYS[2], sent)
+if seq then return redis.call('LINDEX', KEYS[1], tonumber(seq) - 1) end
 if redis.call('HEXISTS', KEYS[2], 'ended') == 1 then return false end
 local event = cjson.decode(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[2], 'attempt') or '0')
@@ -44,6 +49,7 @@ if ARGV[3] == '1' then redis.call('HSET', KEYS[2], 'ended', event['type']) end
 event['seq'] = redis.call('LLEN', KEYS[1]) + 1
 local payload = cjson.encode(event)
 redis.call('RPUSH', KEYS[1], payload)
+redis.call('HSET', KEYS[2], sent, event['seq'])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('PUBLISH', KEYS[3], payload)
@@ -89,7 +95,8 @@ def tombstone_key(job_id: str) -> str:
 
 
 async def publish(redis: Redis, event: JobEvent) -> JobEvent | None:
-    """Append to the job's log and broadcast; the stamped event, or None when refused."""
+    """Append to the job's log and broadcast; the stamped event, or None when refused. The same
+    stamped event published again is logged once (retrying after a lost reply is safe)."""
     stamped = event.model_copy(update={"at": event.at or time.time()})
     job_id = event.job_id
     keys = [_log(job_id), _state(job_id), _channel(job_id), tombstone_key(job_id)]

@@ -109,3 +109,28 @@ def test_an_erased_job_cannot_be_logged_again(redis_db_url, tmp_path) -> None:
     late, logged, keys = asyncio.run(go())
     assert late is None and logged == []
     assert not any(b"gone" in k for k in keys), keys
+
+
+def test_an_event_sent_again_after_a_lost_reply_is_logged_once(redis_db_url) -> None:
+    """Redis can write an event and die before it answers (appendfsync always keeps it); the
+    sender retries the same event. It is in the log once, and both answers are that event."""
+
+    async def go() -> tuple[list[JobEvent | None], list[JobEvent]]:
+        redis = make_redis(redis_db_url)
+        sent = [event("again", "started"), event("again", "step", 1), event("again", "step", 2)]
+        sent = [e.model_copy(update={"at": 1000.0 + n, "attempt": 1}) for n, e in enumerate(sent)]
+        answers = []
+        for e in sent:
+            answers += [await publish(redis, e), await publish(redis, e)]  # the retry
+        answers.append(await publish(redis, sent[1]))  # a retry that comes late
+        logged = await history(redis, "again")
+        await redis.aclose()
+        return answers, logged
+
+    answers, logged = asyncio.run(go())
+    assert [(e.type, e.step, e.seq) for e in logged] == [
+        ("started", None, 1),
+        ("step", 1, 2),
+        ("step", 2, 3),
+    ]
+    assert answers == [logged[0], logged[0], logged[1], logged[1], logged[2], logged[2], logged[1]]
