@@ -68,10 +68,12 @@ def axis_fields(page: Page) -> list[str]:
 
 
 # CodeMirror draws only the lines in view; its document holds them all (`cmTile` in the
-# CodeMirror this Gradio ships, `cmView` in older ones).
+# CodeMirror this Gradio ships, `cmView` in older ones). Until the editor is mounted (an
+# accordion just opened) it reads as empty, so a wait on it keeps waiting instead of throwing.
 READ_CODE = """() => {
   const content = document.querySelector('#json .cm-content');
-  const tile = content.cmTile ?? content.cmView;
+  const tile = content && (content.cmTile ?? content.cmView);
+  if (!tile) return '';
   return (tile.view ?? tile.rootView.view).state.doc.toString();
 }"""
 
