@@ -47,7 +47,8 @@ async def _wait_until_heard(redis: Redis, version: int, subscribers: int) -> Non
     deadline = loop.time() + HEARD_WAIT_S
     for answered in range(subscribers):
         left = deadline - loop.time()
-        if left <= 0 or await redis.blpop([heard_key(version)], timeout=left) is None:
+        # Never under 10 ms: a timeout Redis rounds down to 0 would block for ever.
+        if left <= 0 or await redis.blpop([heard_key(version)], timeout=max(left, 0.01)) is None:
             log.warning(
                 "wall version %d: %d of %d server processes acknowledged in %.0f s; "
                 "the others may serve the old wall until they read it",
