@@ -109,3 +109,26 @@ def test_a_process_that_never_hears_holds_a_bump_only_so_long(
     finally:
         _stop(news, loop)
         deaf.close()
+
+
+def test_bumps_at_once_each_wait_for_their_own_acknowledgements(redis_db_url, caplog) -> None:
+    """Twenty bumps made at once (admins and the bot together), five times, heard by two
+    processes: every bump returns, none waits out HEARD_WAIT_S, and both processes end on the
+    last version."""
+    caplog.set_level(logging.WARNING, logger="core.store.wall")
+    processes = [_news_in_its_own_loop(redis_db_url) for _ in range(2)]
+
+    async def together() -> list[int]:
+        return await asyncio.gather(*(_bump(redis_db_url) for _ in range(20)))
+
+    try:
+        for round_ in range(5):
+            started = time.monotonic()
+            versions = asyncio.run(together())
+            assert sorted(versions) == list(range(20 * round_ + 1, 20 * round_ + 21))
+            assert time.monotonic() - started < wall.HEARD_WAIT_S
+            assert [news.version for news, _ in processes] == [max(versions)] * 2
+        assert "acknowledged" not in caplog.text
+    finally:
+        for news, loop in processes:
+            _stop(news, loop)

@@ -3,9 +3,9 @@ in the same browser, and sends nothing while it is drawn (#27 item 1).
 
 Both pages stay open side by side in one Chromium; strokes alternate between them, and which
 page goes first alternates by round, so a machine that gets busier (or a browser that warms up)
-half way slows both alike. Each stroke is 20 pointer moves between a
-press and a release; its time (until the browser has drawn two frames after the release) over
-its 22 pointer events is one sample, and the median of a few is compared."""
+half way slows both alike. Each stroke is 20 pointer moves between a press and a release; its
+time (until the browser has drawn two frames after the release) over its 22 pointer events is
+one sample, and the median of a few is compared."""
 
 from __future__ import annotations
 

@@ -134,3 +134,22 @@ def test_an_event_sent_again_after_a_lost_reply_is_logged_once(redis_db_url) -> 
         ("step", 2, 3),
     ]
     assert answers == [logged[0], logged[0], logged[1], logged[1], logged[2], logged[2], logged[1]]
+
+
+def test_one_event_sent_from_many_tasks_at_once_is_logged_once(redis_db_url) -> None:
+    """Retries racing each other (a client's own retry beside the sender's): thirty sends of
+    one event at once, ten rounds, one entry each round and every answer that entry."""
+
+    async def go() -> tuple[list[set[int]], list[int]]:
+        redis = make_redis(redis_db_url)
+        answers = []
+        for n in range(10):
+            once = event("raced", "step", n + 1).model_copy(update={"at": 2000.0 + n})
+            sent = await asyncio.gather(*(publish(redis, once) for _ in range(30)))
+            answers.append({e.seq for e in sent})
+        logged = [e.seq for e in await history(redis, "raced")]
+        await redis.aclose()
+        return answers, logged
+
+    answers, logged = asyncio.run(go())
+    assert answers == [{n} for n in range(1, 11)] and logged == list(range(1, 11))
